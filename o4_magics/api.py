@@ -1,0 +1,69 @@
+"""``ask()``: the Python API over the same core as the magics, with no display."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core import CallSpec, Reply, run
+from .session import Session
+from .threads import MAIN_THREAD
+
+_fallback_session: Session | None = None
+
+
+def default_session() -> Session:
+    """The loaded extension's session when inside IPython with ``%load_ext o4_magics``, else a module one."""
+    global _fallback_session
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is not None:
+        for configurable in getattr(shell, "configurables", []):
+            if type(configurable).__name__ == "O4Magics":
+                return configurable.session
+    if _fallback_session is None:
+        _fallback_session = Session(shell=shell)
+    return _fallback_session
+
+
+def ask(
+    prompt: str,
+    *,
+    vars: dict[str, Any] | None = None,
+    images: list[Any] | None = None,
+    model: str | None = None,
+    effort: str | None = None,
+    system: str | None = None,
+    max_tokens: int | None = None,
+    thread: str = MAIN_THREAD,
+    new: bool = False,
+    stream: bool | None = None,
+    format: str = "markdown",
+    session: Session | None = None,
+) -> Reply:
+    """See ``o4_magics.ask``."""
+    session = session or default_session()
+    settings = session.settings
+    if vars or images:
+        raise NotImplementedError("vars= and images= arrive with context support")
+    spec = CallSpec(
+        content=prompt,
+        model=model or settings.model,
+        effort=effort or settings.effort,
+        system=settings.system_prompt if system is None else system,
+        max_tokens=max_tokens if max_tokens is not None else settings.max_tokens,
+        stream=settings.stream if stream is None else stream,
+        format=format,
+        thread=thread,
+        new=new,
+        source="ask",
+    )
+    reply = run(session, spec)
+    if format == "json":
+        from .markdown import parse_json_reply
+
+        reply.parsed = parse_json_reply(reply.text)
+    return reply

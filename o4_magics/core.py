@@ -1,0 +1,287 @@
+"""One call's life, shared by every front end: build the request, stream it, gather the reply, record it.
+
+The front ends (magics, chat widget, ``ask()``) pass a ``CallSpec`` and a view; the view is told what to
+draw (thinking time, text so far, the final reply) and never talks to the network itself.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .client import map_error, request_kwargs
+from .errors import IncompleteReply, Interrupted, O4Error
+from .pricing import estimate_cost, prices_for
+from .session import Session
+from .streaming import StreamingCall
+from .threads import MAIN_THREAD, message_tokens
+
+JSON_INSTRUCTION = "Answer with a single JSON object and nothing else."
+CODE_INSTRUCTION = "Answer with one fenced Python code block (comments inside it are fine) and no prose around it."
+
+
+@dataclass
+class Usage:
+    """Tokens and cost of one call; ``completion_tokens`` includes ``reasoning_tokens``."""
+
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_source: str = "estimated"  # "openrouter" (usage.cost), "estimated" (price list) or "cached"
+
+
+@dataclass
+class Reply:
+    """What a call produced: the text, its usage and cost, and how it ended."""
+
+    text: str
+    model: str
+    usage: Usage = field(default_factory=Usage)
+    generation_id: str | None = None
+    provider: str | None = None
+    finish_reason: str | None = None
+    status: str = "ok"  # ok | error | incomplete | interrupted | cached
+    error: str = ""
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+    thread: str = MAIN_THREAD
+    parsed: Any = None
+    cached: bool = False
+
+    @property
+    def cost(self) -> float:
+        return self.usage.cost_usd
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        preview = self.text[:60] + ("…" if len(self.text) > 60 else "")
+        return f"Reply({preview!r}, model={self.model!r}, cost=${self.cost:.6f}, status={self.status!r})"
+
+    def _repr_markdown_(self) -> str:
+        from .markdown import jupyter_math
+
+        return jupyter_math(self.text)
+
+
+@dataclass
+class CallSpec:
+    """Everything a front end decided about one call."""
+
+    content: str | list[dict[str, Any]]
+    model: str
+    effort: str = "medium"
+    system: str = ""
+    max_tokens: int | None = None
+    stream: bool = True
+    format: str = "markdown"  # markdown | text | code | json
+    thread: str = MAIN_THREAD
+    new: bool = False
+    source: str = "magic"  # magic | explain | chat | ask
+    cell: int | None = None
+    images: int = 0
+
+
+class View(Protocol):
+    """What the core tells a front end while a call runs."""
+
+    def thinking(self, elapsed: float) -> None: ...
+    def text(self, text_so_far: str) -> None: ...
+    def interval(self, text_so_far: str) -> float: ...
+    def finish(self, reply: Reply) -> None: ...
+
+
+class NullView:
+    """A view that draws nothing (``ask()``)."""
+
+    def thinking(self, elapsed: float) -> None:
+        pass
+
+    def text(self, text_so_far: str) -> None:
+        pass
+
+    def interval(self, text_so_far: str) -> float:
+        return 3600.0
+
+    def finish(self, reply: Reply) -> None:
+        pass
+
+
+def system_text(spec: CallSpec) -> str:
+    extra = {"json": JSON_INSTRUCTION, "code": CODE_INSTRUCTION}.get(spec.format, "")
+    return "\n\n".join(part for part in (spec.system, extra) if part)
+
+
+def build_messages(session: Session, spec: CallSpec) -> list[dict[str, Any]]:
+    """System prompt, the thread's bounded history, then the user's message."""
+    messages: list[dict[str, Any]] = []
+    system = system_text(spec)
+    if system:
+        messages.append({"role": "system", "content": system})
+    if not spec.new:
+        messages.extend(session.threads.history(spec.thread, session.settings.history_max_tokens))
+    messages.append({"role": "user", "content": spec.content})
+    return messages
+
+
+def build_request(session: Session, spec: CallSpec) -> dict[str, Any]:
+    """The keyword arguments of the SDK call for ``spec`` (the exact request, for sending or --dry-run)."""
+    return request_kwargs(
+        model=spec.model,
+        messages=build_messages(session, spec),
+        stream=spec.stream,
+        effort=spec.effort,
+        max_tokens=spec.max_tokens,
+        json_mode=spec.format == "json",
+    )
+
+
+def prompt_estimate(messages: list[dict[str, Any]]) -> int:
+    """Estimated prompt tokens of ``messages`` (offline)."""
+    return 3 + sum(message_tokens(m) for m in messages)
+
+
+def usage_from(raw: dict[str, Any] | None, *, messages: list[dict], text: str, model: str) -> Usage:
+    """Usage from the server's record when present; else an offline estimate priced from the price list."""
+    from .context.tokens import estimate_tokens
+
+    if raw:
+        prompt = int(raw.get("prompt_tokens") or 0)
+        completion = int(raw.get("completion_tokens") or 0)
+        cached = int((raw.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        reasoning = int((raw.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
+        cost = raw.get("cost")
+        if cost is not None:
+            return Usage(prompt, cached, completion, reasoning, float(cost), "openrouter")
+    elif not text:  # refused before any output (HTTP error, no connection): nothing was billed
+        return Usage()
+    else:
+        prompt, cached, reasoning = prompt_estimate(messages), 0, 0
+        completion = estimate_tokens(text)
+    cost = estimate_cost(prices_for(model), prompt, cached, completion)
+    return Usage(prompt, cached, completion, reasoning, cost, "estimated")
+
+
+class _CallFailed(Exception):
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _consume(call: StreamingCall, view: View, started: float) -> None:
+    """Pump the worker's events into the view: thinking ticks, throttled text redraws; returns at the end."""
+    have_text = pending = False
+    last_draw = 0.0
+    while True:
+        try:
+            kind, payload = call.events.get(timeout=0.1)
+        except queue.Empty:
+            kind, payload = "tick", None
+        if kind == "text":
+            have_text = pending = True
+        elif kind == "done":
+            return
+        elif kind == "error":
+            raise _CallFailed(payload)
+        now = time.monotonic()
+        if not have_text:
+            view.thinking(now - started)
+        elif pending:
+            text_so_far = call.result.text
+            if now - last_draw >= view.interval(text_so_far):
+                view.text(text_so_far)
+                pending, last_draw = False, now
+
+
+def _failure(session: Session, spec: CallSpec, call: StreamingCall, exc: BaseException) -> O4Error:
+    error = map_error(
+        exc,
+        base_url=session.settings.resolved_base_url(),
+        model=spec.model,
+        retries=max(0, call.attempts - 1),
+        timeout=session.settings.timeout,
+    )
+    error.message = session.scrub(error.message)
+    return error
+
+
+def run(session: Session, spec: CallSpec, view: View | None = None) -> Reply:
+    """Send ``spec``, stream into ``view``, record the call; return the Reply or raise an ``O4Error``.
+
+    On any failure the view has already drawn what streamed, and the raised error carries ``.reply``.
+    """
+    view = view or NullView()
+    key = session.require_key()
+    if spec.new:
+        session.threads.reset(spec.thread)
+    kwargs = build_request(session, spec)
+    started = time.monotonic()
+    call = StreamingCall(session.client(key), kwargs, session.pool.attempts).start()
+    error: O4Error | None = None
+    try:
+        _consume(call, view, started)
+    except KeyboardInterrupt:
+        call.cancel()
+        error = Interrupted("Interrupted; the reply above is partial.", hint="Run the cell again for a full reply.")
+    except _CallFailed as failed:
+        error = _failure(session, spec, call, failed.cause)
+    result = call.result
+    if error is None and result.finish_reason is None:
+        error = IncompleteReply(
+            "The connection closed before the reply finished; it is incomplete.",
+            hint="What streamed is kept above; run the cell again.",
+        )
+    reply = Reply(
+        text=result.text,
+        model=result.model or spec.model,
+        usage=usage_from(result.usage, messages=kwargs["messages"], text=result.text, model=spec.model),
+        generation_id=result.generation_id,
+        provider=result.provider,
+        finish_reason=result.finish_reason,
+        latency_s=time.monotonic() - started,
+        ttft_s=(result.first_token_at - started) if result.first_token_at else None,
+        thread=spec.thread,
+    )
+    if error is not None:
+        reply.status, reply.error = error.status, str(error)
+        error.partial_text = reply.text
+    else:
+        session.threads.append(spec.thread, kwargs["messages"][-1], {"role": "assistant", "content": reply.text})
+    session.record(ledger_row(session, spec, reply))
+    view.finish(reply)
+    if error is not None:
+        error.reply = reply  # type: ignore[attr-defined]
+        raise error
+    return reply
+
+
+def ledger_row(session: Session, spec: CallSpec, reply: Reply) -> Any:
+    """The ledger's record of one call."""
+    from .ledger import UsageRow
+
+    usage = reply.usage
+    return UsageRow(
+        notebook=session.notebook(),
+        cell=spec.cell,
+        thread=spec.thread,
+        model=reply.model,
+        provider=reply.provider or "",
+        generation_id=reply.generation_id or "",
+        prompt_tokens=usage.prompt_tokens,
+        cached_tokens=usage.cached_tokens,
+        completion_tokens=usage.completion_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        images=spec.images,
+        cost_usd=usage.cost_usd,
+        cost_source=usage.cost_source,
+        latency_s=round(reply.latency_s, 4),
+        ttft_s=round(reply.ttft_s, 4) if reply.ttft_s is not None else None,
+        status=reply.status,
+        error=reply.error[:500],
+        source=spec.source,
+    )

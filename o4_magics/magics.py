@@ -1,0 +1,115 @@
+"""The IPython front: ``%o4`` / ``%%o4`` and ``%o4_key`` parse their input, call the core, and display.
+
+Heavy work lives elsewhere (``core``, ``client``, ``render``); this module only turns a cell into a
+``CallSpec`` and a reply into what the notebook shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, needs_local_scope, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments
+
+from .config import O4Settings
+from .errors import O4Error
+from .options import split_options, with_call_arguments
+from .session import Session
+
+
+@magics_class
+class O4Magics(Magics, O4Settings):
+    """Ask OpenAI's o4-mini (through OpenRouter) from a notebook; every setting is ``%config O4Magics.<name>``."""
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.session = Session(self, shell)
+        self.last_reply: Any = None
+
+    # -- %o4 / %%o4 --------------------------------------------------------------------------------------
+    @magic_arguments()
+    @with_call_arguments
+    @argument("prompt", nargs="*", help="The question (line form; in the cell form the cell body is the question).")
+    @no_var_expand
+    @needs_local_scope
+    @line_cell_magic
+    def o4(self, line: str = "", cell: str | None = None, local_ns: dict | None = None) -> Any:
+        """Ask o4-mini: ``%o4 QUESTION`` for one line, ``%%o4 [options]`` over a cell for longer prompts.
+
+        The answer streams in as rendered markdown with a footer: model, input / cached / output /
+        reasoning tokens, cost in USD and seconds. Consecutive calls form one conversation (the
+        notebook's "main" thread); ``-n`` starts afresh and ``-t NAME`` picks another thread.
+        Errors (no key, no credits, rate limits, network) show as a short message; what streamed stays.
+
+        Examples::
+
+            %o4 What is a p-value, in two sentences?
+            %%o4 -e high --max-tokens 4000
+            Derive the OLS estimator.
+        """
+        return self._guarded(self._ask, line, cell, local_ns)
+
+    def _guarded(self, handler: Any, *args: Any) -> Any:
+        try:
+            return handler(*args)
+        except O4Error as error:
+            if self.debug:
+                raise RuntimeError(str(error)) from error
+            raise
+
+    def _ask(self, line: str, cell: str | None, local_ns: dict | None) -> Any:
+        args, rest = split_options(self.o4.parser, line)
+        prompt = "\n".join(part.strip() for part in (rest, cell or "") if part.strip())
+        if not prompt.strip():
+            raise UsageError("nothing to ask: write the question after %o4, or below %%o4 in the cell.")
+        return self._call(args, prompt, local_ns, source="magic")
+
+    def _call(self, args: Any, prompt: str, local_ns: dict | None, *, source: str) -> Any:
+        from .frontend import call_spec, dry_run_markdown, make_view, store_and_return
+
+        if args.var or args.image:
+            raise UsageError("-v/--var and -i/--image are not available yet in this version.")
+        spec = call_spec(self, args, prompt, source=source)
+        if args.dry_run:
+            from IPython.display import Markdown, display
+
+            display(Markdown(dry_run_markdown(self.session, spec)))
+            return None
+        from .core import run
+
+        reply = run(self.session, spec, make_view(self, spec))
+        self.last_reply = reply
+        return store_and_return(self, args, spec, reply)
+
+    # -- %o4_key -----------------------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("--clear", action="store_true", help="Forget the key entered earlier.")
+    @argument("rest", nargs="*", help="(never type the key itself here)")
+    @line_magic
+    def o4_key(self, line: str = "") -> None:
+        """Enter the OpenRouter API key without echoing it; it is kept in this kernel's memory only.
+
+        The key is never written to the notebook, the history, the ledger or any output. It takes
+        precedence over $OPENROUTER_API_KEY until ``%o4_key --clear``.
+        """
+        from IPython.core.magic_arguments import parse_argstring
+
+        if line.strip() and not line.strip().startswith("--clear"):
+            raise UsageError(
+                "do not type the key in the cell (it would be saved with the notebook); run %o4_key alone."
+            )
+        args = parse_argstring(self.o4_key, line)
+        if args.clear:
+            self.session.set_api_key(None)
+            print("o4: the key entered with %o4_key is forgotten.")
+            return
+        import getpass
+
+        key = getpass.getpass("OpenRouter API key (input hidden): ")
+        if not key.strip():
+            print("o4: no key entered; nothing changed.")
+            return
+        self.session.set_api_key(key)
+        print("o4: key kept in memory for this kernel.")
+

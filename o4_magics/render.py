@@ -1,0 +1,133 @@
+"""How a reply looks: one display that grows in place (throttled), a thinking line, a footer, text in terminals."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+from urllib.parse import urlparse
+
+from .config import OPENROUTER_BASE_URL
+from .markdown import close_open_fence, jupyter_math
+
+#: Redraws are at most this frequent; long replies redraw less often so the bytes sent stay bounded.
+MIN_INTERVAL_S = 0.1
+#: Upper bound on markdown bytes per second sent to the frontend while streaming.
+MAX_BYTES_PER_S = 250_000
+
+STATUS_MARKS = {
+    "error": "⚠️ reply failed",
+    "incomplete": "⚠️ reply incomplete",
+    "interrupted": "⏹ interrupted",
+    "cached": "cached",
+}
+
+
+def footer_text(reply: Any, *, base_url: str = OPENROUTER_BASE_URL, budget_note: str = "") -> str:
+    """One line under a reply: model, tokens by kind, cost, seconds, and any status mark."""
+    usage = reply.usage
+    parts = [
+        reply.model,
+        f"{usage.prompt_tokens:,} in ({usage.cached_tokens:,} cached)",
+        f"{usage.completion_tokens:,} out ({usage.reasoning_tokens:,} reasoning)",
+        f"${usage.cost_usd:.5f}" + ("" if usage.cost_source == "openrouter" else f" {usage.cost_source}"),
+        f"{reply.latency_s:.1f} s",
+    ]
+    if reply.finish_reason == "length":
+        parts.append("⚠️ cut at the token limit: raise --max-tokens")
+    mark = STATUS_MARKS.get(reply.status)
+    if mark:
+        parts.append(mark)
+    if base_url.rstrip("/") != OPENROUTER_BASE_URL:
+        parts.append(f"via {urlparse(base_url).netloc or base_url}")
+    if budget_note:
+        parts.append(budget_note)
+    return " · ".join(parts)
+
+
+def _throttle_interval(text_so_far: str) -> float:
+    return max(MIN_INTERVAL_S, len(text_so_far) / MAX_BYTES_PER_S)
+
+
+class MarkdownView:
+    """Streams a reply into one ``display_id`` output as markdown; the final render adds the footer."""
+
+    def __init__(self, *, base_url: str = OPENROUTER_BASE_URL, mode: str = "markdown", budget_note: str = "") -> None:
+        from IPython.display import display
+
+        self.base_url = base_url
+        self.mode = mode  # markdown | text
+        self.budget_note = budget_note
+        self.updates = 0
+        self.bytes_sent = 0
+        self._shown_second = -1
+        self._handle = display(self._bundle("*thinking…*", ""), raw=True, display_id=True)
+
+    def _bundle(self, markdown_text: str, plain_text: str) -> dict[str, str]:
+        if self.mode == "text":
+            return {"text/plain": plain_text or markdown_text}
+        return {"text/markdown": markdown_text, "text/plain": plain_text or markdown_text}
+
+    def _draw(self, markdown_text: str, plain_text: str = "") -> None:
+        bundle = self._bundle(markdown_text, plain_text)
+        self.updates += 1
+        self.bytes_sent += sum(len(value) for value in bundle.values())
+        self._handle.update(bundle, raw=True)
+
+    def thinking(self, elapsed: float) -> None:
+        second = int(elapsed)
+        if second != self._shown_second:
+            self._shown_second = second
+            self._draw(f"*thinking… {second} s*", f"thinking… {second} s")
+
+    def interval(self, text_so_far: str) -> float:
+        return _throttle_interval(text_so_far)
+
+    def text(self, text_so_far: str) -> None:
+        if self.mode == "text":
+            self._draw(text_so_far, text_so_far)
+        else:
+            self._draw(close_open_fence(jupyter_math(text_so_far)) + " ▌", text_so_far)
+
+    def finish(self, reply: Any) -> None:
+        footer = footer_text(reply, base_url=self.base_url, budget_note=self.budget_note)
+        body = reply.text
+        if not body and reply.status == "ok":
+            body = "*(the model returned an empty reply)*"
+        if self.mode == "text":
+            self._draw(f"{body}\n\n{footer}", f"{body}\n\n{footer}")
+            return
+        markdown_text = close_open_fence(jupyter_math(body)) if body else ""
+        self._draw(f"{markdown_text}\n\n<sub>{footer}</sub>".lstrip(), f"{body}\n\n{footer}".lstrip())
+
+
+class TerminalView:
+    """Terminal IPython: print the reply as it streams (plain text), then the footer."""
+
+    def __init__(self, *, base_url: str = OPENROUTER_BASE_URL, stream: Any = None, budget_note: str = "") -> None:
+        self.base_url = base_url
+        self.budget_note = budget_note
+        self.out = stream or sys.stdout
+        self._printed = 0
+        self._thinking_since = time.monotonic()
+
+    def thinking(self, elapsed: float) -> None:
+        pass
+
+    def interval(self, text_so_far: str) -> float:
+        return 0.05
+
+    def text(self, text_so_far: str) -> None:
+        self.out.write(text_so_far[self._printed :])
+        self.out.flush()
+        self._printed = len(text_so_far)
+
+    def finish(self, reply: Any) -> None:
+        self.text(reply.text)
+        self.out.write("\n\n" + footer_text(reply, base_url=self.base_url, budget_note=self.budget_note) + "\n")
+        self.out.flush()
+
+
+def is_terminal(shell: Any) -> bool:
+    """True in terminal IPython, where markdown would not render."""
+    return type(shell).__name__ == "TerminalInteractiveShell"

@@ -1,0 +1,93 @@
+"""Conversation threads: each notebook's named histories of user/assistant turns, bounded by tokens."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from .context.tokens import estimate_image_tokens, estimate_tokens
+
+MAIN_THREAD = "main"
+
+
+def message_tokens(message: dict[str, Any]) -> int:
+    """Estimated prompt tokens of one chat message (text parts and images; 4 tokens of framing)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return 4 + estimate_tokens(content)
+    total = 4
+    for part in content or []:
+        if part.get("type") == "text":
+            total += estimate_tokens(part.get("text", ""))
+        elif part.get("type") == "image_url":
+            total += estimate_image_tokens(1024, 1024)
+    return total
+
+
+@dataclass
+class Turn:
+    """One exchange: the user's message and the assistant's reply, as sent and received."""
+
+    user: dict[str, Any]
+    assistant: dict[str, Any]
+    tokens: int = 0
+
+
+@dataclass
+class Thread:
+    """A named conversation; ``version`` grows at every change so widgets can tell when to refresh."""
+
+    name: str
+    turns: list[Turn] = field(default_factory=list)
+    version: int = 0
+
+
+class ThreadStore:
+    """All threads of one notebook (one kernel), shared by the magics, the chat widget and ``ask()``."""
+
+    def __init__(self) -> None:
+        self._threads: dict[str, Thread] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str = MAIN_THREAD) -> Thread:
+        with self._lock:
+            thread = self._threads.get(name)
+            if thread is None:
+                thread = self._threads[name] = Thread(name)
+            return thread
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return list(self._threads)
+
+    def reset(self, name: str = MAIN_THREAD) -> None:
+        """Start the thread afresh: its history is no longer sent."""
+        thread = self.get(name)
+        with self._lock:
+            thread.turns = []
+            thread.version += 1
+
+    def append(self, name: str, user: dict[str, Any], assistant: dict[str, Any]) -> None:
+        thread = self.get(name)
+        turn = Turn(user=user, assistant=assistant, tokens=message_tokens(user) + message_tokens(assistant))
+        with self._lock:
+            thread.turns.append(turn)
+            thread.version += 1
+
+    def history(self, name: str, max_tokens: int) -> list[dict[str, Any]]:
+        """The newest whole turns of thread ``name`` that fit in ``max_tokens``, oldest first."""
+        thread = self.get(name)
+        with self._lock:
+            turns = list(thread.turns)
+        chosen: list[Turn] = []
+        used = 0
+        for turn in reversed(turns):
+            if used + turn.tokens > max_tokens:
+                break
+            chosen.append(turn)
+            used += turn.tokens
+        messages: list[dict[str, Any]] = []
+        for turn in reversed(chosen):
+            messages.extend([turn.user, turn.assistant])
+        return messages

@@ -1,0 +1,18 @@
+# Sourced by scripts/test and scripts/demo: make sure .venv exists and holds the package with EXTRAS.
+# Re-installs only when pyproject.toml changed since the last install (a stamp file remembers).
+set -euo pipefail
+EXTRAS="${EXTRAS:-test}"
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "o4-magics: creating .venv with $($PY --version)" >&2
+  "$PY" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+fi
+stamp=".venv/.o4-installed-$EXTRAS"
+want="$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "o4-magics: installing the package with [$EXTRAS] into .venv" >&2
+  .venv/bin/python -m pip install -q -e ".[$EXTRAS]" 2>&1 | grep -vE "^WARNING: Location|^$" >&2 || true
+  .venv/bin/python -c "import o4_magics" 
+  echo "$want" > "$stamp"
+fi

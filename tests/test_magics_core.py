@@ -1,0 +1,196 @@
+"""%%o4 / %o4 end to end: what is rendered, and what the emulator received over real HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import TEST_KEY, final_markdown, markdown_outputs
+
+
+def last_body(emu):
+    return emu.chat_requests[-1].body
+
+
+def test_cell_magic_streams_markdown_with_footer(shell, o4_emulator):
+    result, captured = shell.run("%%o4\nWhat is a p-value?")
+    assert result.success
+    rendered = final_markdown(captured)
+    assert rendered.startswith("#")  # the emulator's reply opens with a heading
+    assert "```python" in rendered
+    footer = rendered.rsplit("<sub>", 1)[1]
+    assert "openai/o4-mini" in footer and "$0.0" in footer and " in (" in footer and "reasoning" in footer
+    assert "via 127.0.0.1" in footer  # clearly not OpenRouter
+    # one display, updated in place: the first output is new, all others are updates of it
+    assert captured.outputs[0].update is False if hasattr(captured.outputs[0], "update") else True
+
+
+def test_request_on_the_wire(shell, o4_emulator):
+    shell.run("%%o4\nWhat is a p-value?")
+    request = o4_emulator.chat_requests[-1]
+    body = request.body
+    assert request.path.endswith("/chat/completions")
+    assert body["model"] == "openai/o4-mini"
+    assert body["stream"] is True
+    assert body["usage"] == {"include": True}
+    assert body["stream_options"] == {"include_usage": True}
+    assert body["reasoning"] == {"effort": "medium"}
+    assert "temperature" not in body and "top_p" not in body
+    assert body["messages"][0]["role"] == "system"
+    assert body["messages"][-1] == {"role": "user", "content": "What is a p-value?"}
+    assert request.headers["http-referer"].startswith("https://")
+    assert request.headers["x-title"] == "o4-magics"
+    assert request.headers["authorization"] == f"Bearer {TEST_KEY}"
+
+
+def test_line_magic_keeps_prompt_verbatim(shell, o4_emulator):
+    result, captured = shell.run("%o4 -e low what's the difference between a \"t-test\" and -1 {x}?")
+    assert result.success
+    body = last_body(o4_emulator)
+    assert body["messages"][-1]["content"] == "what's the difference between a \"t-test\" and -1 {x}?"
+    assert body["reasoning"] == {"effort": "low"}
+
+
+def test_options_reach_the_wire(shell, o4_emulator):
+    shell.run('%%o4 -m openai/gpt-4o-mini -e high -s "Be terse." --max-tokens 300 --no-stream\nHi')
+    body = last_body(o4_emulator)
+    assert body["model"] == "openai/gpt-4o-mini"
+    assert body["reasoning"] == {"effort": "high"}
+    assert body["messages"][0] == {"role": "system", "content": "Be terse."}
+    assert body["max_tokens"] == 300
+    assert body["stream"] is False and "stream_options" not in body
+
+
+def test_config_traits_apply(shell, o4_emulator):
+    shell.run("%config O4Magics.model = 'anthropic/claude-3.5-haiku'")
+    shell.run("%config O4Magics.effort = 'low'")
+    shell.run("%o4 hello")
+    body = last_body(o4_emulator)
+    assert body["model"] == "anthropic/claude-3.5-haiku"
+    assert body["reasoning"] == {"effort": "low"}
+
+
+def test_threads_follow_up_new_and_named(shell, o4_emulator):
+    shell.run("%%o4\nWhat is a p-value?")
+    shell.run("%%o4\nGive an example.")
+    messages = last_body(o4_emulator)["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[1]["content"] == "What is a p-value?"
+    assert messages[2]["content"].startswith("#")
+    shell.run("%%o4 -t stats\nSeparate topic")
+    assert [m["role"] for m in last_body(o4_emulator)["messages"]] == ["system", "user"]
+    shell.run("%%o4 -n\nFresh start")
+    assert [m["role"] for m in last_body(o4_emulator)["messages"]] == ["system", "user"]
+    shell.run("%%o4\nAnd then?")
+    contents = [m["content"] for m in last_body(o4_emulator)["messages"] if m["role"] == "user"]
+    assert contents == ["Fresh start", "And then?"]
+
+
+def test_history_is_bounded(shell, magics, o4_emulator):
+    magics.history_max_tokens = 600
+    for index in range(6):
+        shell.run(f"%%o4\nQuestion {index} [[long:150]]")
+    messages = last_body(o4_emulator)["messages"]
+    assert len(messages) < 1 + 2 * 5 + 1
+    assert messages[-1]["content"].startswith("Question 5")
+
+
+def test_thinking_line_then_reply(shell, o4_emulator):
+    result, captured = shell.run("%%o4\nThink first [[think:1.3]]")
+    texts = markdown_outputs(captured)
+    assert any("thinking… 1 s" in text for text in texts)
+    assert "thinking" not in texts[-1]
+
+
+def test_latex_is_converted_outside_code(shell, o4_emulator):
+    o4_emulator.reply_text = "Euler: \\( e^{i\\pi}+1=0 \\) and\n\\[ a^2 \\]\n\n```latex\n\\( kept \\)\n```\n`\\(also kept\\)`"
+    _, captured = shell.run("%o4 math")
+    rendered = final_markdown(captured)
+    assert "$e^{i\\pi}+1=0$" in rendered and "$$a^2$$" in rendered
+    assert "\\( kept \\)" in rendered and "`\\(also kept\\)`" in rendered
+
+
+def test_long_reply_is_throttled(shell, magics, o4_emulator):
+    _, captured = shell.run("%%o4\nWrite a lot [[long:3000]]")
+    texts = markdown_outputs(captured)
+    reply_words = len(texts[-1].split())
+    assert reply_words > 2900
+    assert len(texts) < 100  # ~3,000 chunks arrived; a per-token re-render would publish thousands
+
+
+def test_format_json_returns_parsed_and_out(shell, o4_emulator):
+    result, _ = shell.run("%%o4 -f json -o answer\nList three primes as JSON")
+    assert isinstance(result.result, dict)
+    assert shell.user_ns["answer"] == result.result
+    assert last_body(o4_emulator)["response_format"] == {"type": "json_object"}
+
+
+def test_format_code_goes_to_next_cell(shell, o4_emulator):
+    shell.run("%%o4 -f code\nPlot a sine")
+    assert (shell.rl_next_input or "").startswith("def triangle(n: int)")
+
+
+def test_format_text_and_out(shell, o4_emulator):
+    _, captured = shell.run("%o4 -f text -o txt hello")
+    assert not markdown_outputs(captured)
+    assert shell.user_ns["txt"].startswith("#")
+
+
+def test_dry_run_sends_nothing(shell, o4_emulator):
+    _, captured = shell.run("%%o4 --dry-run --max-tokens 1000\nExplain PCA")
+    assert o4_emulator.chat_requests == []
+    text = final_markdown(captured)
+    assert "Dry run: nothing was sent" in text
+    assert '"model": "openai/o4-mini"' in text and "Explain PCA" in text
+    assert "up to 1,000 output tokens" in text and "$" in text
+    assert TEST_KEY not in text
+
+
+def test_help_documents_every_option(shell):
+    doc = shell.find_line_magic("o4").__doc__ or ""
+    from IPython.core.magic_arguments import construct_parser  # noqa: F401
+
+    help_text = shell.find_line_magic("o4").parser.format_help()
+    for option in ["--model", "--effort", "--system", "--var", "--image", "--new", "--thread", "--max-tokens",
+                   "--format", "--out", "--no-stream", "--dry-run", "--cache", "--no-cache", "--private", "--no-interp"]:
+        assert option in help_text or option in doc, option
+
+
+def test_bad_option_is_a_one_line_usage_error(shell, o4_emulator):
+    result, captured = shell.run("%o4 --frobnicate hi")
+    assert not result.success
+    assert "unknown option '--frobnicate'" in captured.stdout + captured.stderr
+    assert "Traceback" not in captured.stdout + captured.stderr
+    assert o4_emulator.chat_requests == []
+    result, captured = shell.run("%o4 -e extreme hi")
+    assert not result.success and "Traceback" not in captured.stdout + captured.stderr
+
+
+def test_ask_returns_reply_without_display(shell, o4_emulator):
+    import o4_magics
+
+    reply = o4_magics.ask("What is 2+2?")
+    assert reply.text.startswith("#")
+    assert reply.generation_id.startswith("gen-")
+    assert reply.usage.prompt_tokens > 0 and reply.usage.reasoning_tokens == 192
+    assert reply.cost == reply.usage.cost_usd > 0
+    assert reply.usage.cost_source == "openrouter"
+    assert TEST_KEY not in repr(reply)
+
+
+def test_cost_estimated_when_usage_missing(shell, o4_emulator):
+    import o4_magics
+
+    reply = o4_magics.ask("no usage please [[no-usage]]")
+    assert reply.usage.cost_source == "estimated"
+    assert reply.cost > 0
+
+
+def test_load_ext_imports_nothing_heavy():
+    code = (
+        "import sys; from IPython.core.interactiveshell import InteractiveShell;"
+        "sh = InteractiveShell.instance(); sh.run_line_magic('load_ext', 'o4_magics');"
+        "print(sorted(m for m in ('openai','ipywidgets','pandas','matplotlib','PIL','numpy','httpx2') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
