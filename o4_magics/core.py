@@ -92,7 +92,7 @@ class View(Protocol):
 
     def thinking(self, elapsed: float) -> None: ...
     def text(self, text_so_far: str) -> None: ...
-    def interval(self, text_so_far: str) -> float: ...
+    def due(self, size: int, seconds_since: float) -> bool: ...
     def finish(self, reply: Reply) -> None: ...
 
 
@@ -105,8 +105,8 @@ class NullView:
     def text(self, text_so_far: str) -> None:
         pass
 
-    def interval(self, text_so_far: str) -> float:
-        return 3600.0
+    def due(self, size: int, seconds_since: float) -> bool:
+        return False
 
     def finish(self, reply: Reply) -> None:
         pass
@@ -191,11 +191,9 @@ def _consume(call: StreamingCall, view: View, started: float) -> None:
         now = time.monotonic()
         if not have_text:
             view.thinking(now - started)
-        elif pending:
-            text_so_far = call.result.text
-            if now - last_draw >= view.interval(text_so_far):
-                view.text(text_so_far)
-                pending, last_draw = False, now
+        elif pending and view.due(call.result.size, now - last_draw):
+            view.text(call.result.text)
+            pending, last_draw = False, now
 
 
 def _failure(session: Session, spec: CallSpec, call: StreamingCall, exc: BaseException) -> O4Error:

@@ -10,10 +10,12 @@ from urllib.parse import urlparse
 from .config import OPENROUTER_BASE_URL
 from .markdown import close_open_fence, jupyter_math
 
-#: Redraws are at most this frequent; long replies redraw less often so the bytes sent stay bounded.
+#: Redraws are at most this frequent (about 10 a second).
 MIN_INTERVAL_S = 0.1
-#: Upper bound on markdown bytes per second sent to the frontend while streaming.
-MAX_BYTES_PER_S = 250_000
+#: Past this size a redraw also waits until the text grew by GROWTH_STEP of itself, so the bytes sent while
+#: streaming stay within about (1 + 1/GROWTH_STEP) times the final reply, however slowly it streams.
+SMALL_TEXT = 4096
+GROWTH_STEP = 0.02
 
 STATUS_MARKS = {
     "error": "⚠️ reply failed",
@@ -45,8 +47,11 @@ def footer_text(reply: Any, *, base_url: str = OPENROUTER_BASE_URL, budget_note:
     return " · ".join(parts)
 
 
-def _throttle_interval(text_so_far: str) -> float:
-    return max(MIN_INTERVAL_S, len(text_so_far) / MAX_BYTES_PER_S)
+def redraw_due(size: int, last_size: int, seconds_since: float) -> bool:
+    """Whether a streaming display should redraw now (see MIN_INTERVAL_S and GROWTH_STEP)."""
+    if seconds_since < MIN_INTERVAL_S:
+        return False
+    return size <= SMALL_TEXT or size >= last_size * (1 + GROWTH_STEP)
 
 
 class MarkdownView:
@@ -61,12 +66,15 @@ class MarkdownView:
         self.updates = 0
         self.bytes_sent = 0
         self._shown_second = -1
+        self._drawn_size = 0
         self._handle = display(self._bundle("*thinking…*", ""), raw=True, display_id=True)
 
     def _bundle(self, markdown_text: str, plain_text: str) -> dict[str, str]:
         if self.mode == "text":
             return {"text/plain": plain_text or markdown_text}
-        return {"text/markdown": markdown_text, "text/plain": plain_text or markdown_text}
+        if not plain_text:  # while streaming, markdown only: the plain copy is sent once, at the end
+            return {"text/markdown": markdown_text}
+        return {"text/markdown": markdown_text, "text/plain": plain_text}
 
     def _draw(self, markdown_text: str, plain_text: str = "") -> None:
         bundle = self._bundle(markdown_text, plain_text)
@@ -78,16 +86,17 @@ class MarkdownView:
         second = int(elapsed)
         if second != self._shown_second:
             self._shown_second = second
-            self._draw(f"*thinking… {second} s*", f"thinking… {second} s")
+            self._draw(f"*thinking… {second} s*", "")
 
-    def interval(self, text_so_far: str) -> float:
-        return _throttle_interval(text_so_far)
+    def due(self, size: int, seconds_since: float) -> bool:
+        return redraw_due(size, self._drawn_size, seconds_since)
 
     def text(self, text_so_far: str) -> None:
+        self._drawn_size = len(text_so_far)
         if self.mode == "text":
             self._draw(text_so_far, text_so_far)
         else:
-            self._draw(close_open_fence(jupyter_math(text_so_far)) + " ▌", text_so_far)
+            self._draw(close_open_fence(jupyter_math(text_so_far)) + " ▌", "")
 
     def finish(self, reply: Any) -> None:
         footer = footer_text(reply, base_url=self.base_url, budget_note=self.budget_note)
@@ -114,8 +123,8 @@ class TerminalView:
     def thinking(self, elapsed: float) -> None:
         pass
 
-    def interval(self, text_so_far: str) -> float:
-        return 0.05
+    def due(self, size: int, seconds_since: float) -> bool:
+        return seconds_since >= 0.05
 
     def text(self, text_so_far: str) -> None:
         self.out.write(text_so_far[self._printed :])

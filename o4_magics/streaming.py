@@ -25,6 +25,11 @@ class StreamResult:
     model: str | None = None
     usage: dict[str, Any] | None = None
     first_token_at: float | None = None
+    size: int = 0  # characters received so far
+
+    def add(self, content: str) -> None:
+        self.text_parts.append(content)
+        self.size += len(content)
 
     @property
     def text(self) -> str:
@@ -121,7 +126,7 @@ class StreamingCall:
                 if content:
                     if result.first_token_at is None:
                         result.first_token_at = time.monotonic()
-                    result.text_parts.append(content)
+                    result.add(content)
                     self._emit("text", content)
                 if choice.finish_reason:
                     result.finish_reason = choice.finish_reason
@@ -137,5 +142,5 @@ class StreamingCall:
             result.finish_reason = choice.finish_reason
             content = choice.message.content if choice.message is not None else None
             if content:
-                result.text_parts.append(content)
+                result.add(content)
                 self._emit("text", content)

@@ -1,0 +1,57 @@
+"""The example notebooks run top to bottom on a real kernel (nbclient) against the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import TEST_KEY
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def execute(name: str, workdir: Path) -> nbformat.NotebookNode:
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    client = NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(workdir)}})
+    client.execute()
+    return notebook
+
+
+def cell_text(cell) -> str:
+    texts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            texts.append(output["text"])
+        for mime in ("text/markdown", "text/plain"):
+            if mime in output.get("data", {}):
+                texts.append(output["data"][mime])
+    return "\n".join(texts)
+
+
+def find_cell(notebook, source_start: str):
+    return next(cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.startswith(source_start))
+
+
+@pytest.mark.timeout(240)
+def test_quickstart(keyed_env, tmp_path):
+    notebook = execute("quickstart.ipynb", tmp_path)
+    everything = "\n".join(cell_text(cell) for cell in notebook.cells)
+    assert TEST_KEY not in everything
+    assert "OFFLINE EMULATOR" in cell_text(find_cell(notebook, "import os"))
+    first = find_cell(notebook, "%%o4\nWhat is a p-value?")
+    assert len(first.outputs) == 1  # one display, updated in place
+    markdown = first.outputs[0]["data"]["text/markdown"]
+    assert markdown.startswith("## ") and "```python" in markdown and "$e^{i\\pi} + 1 = 0$" in markdown
+    assert "openai/o4-mini" in markdown and "$0.0" in markdown
+    requests = keyed_env.chat_requests
+    follow_up = next(r for r in requests if r.body["messages"][-1]["content"] == "Give a concrete example with numbers.")
+    assert [m["role"] for m in follow_up.body["messages"]] == ["system", "user", "assistant", "user"]
+    assert "'dict'" in cell_text(find_cell(notebook, "type(facts)"))
+    dry = cell_text(find_cell(notebook, "%o4 --dry-run"))
+    assert "Dry run: nothing was sent" in dry
+    assert not any("Derive the OLS" in str(r.body) for r in requests)
+    ask_out = cell_text(find_cell(notebook, "import o4_magics"))
+    assert " in, " in ask_out and "$0.0" in ask_out
