@@ -1,0 +1,55 @@
+"""Which notebook is this kernel running? The name the ledger files its calls under."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def notebook_identity(shell: Any = None) -> str:
+    """The notebook's path if it can be known, else ``kernel:<id>``, else ``ipython:<pid>`` (or ``python:<pid>``).
+
+    Looked up in order: ``JPY_SESSION_NAME`` (set by Jupyter Server to the notebook's path), VS Code's
+    ``__vsc_ipynb_file__`` in the user namespace, the kernel's connection file, the process id.
+    """
+    if shell is None:
+        shell = _current_shell()
+    for lookup in (_from_jupyter_server, _from_vscode, _from_kernel):
+        found = lookup(shell)
+        if found:
+            return found
+    return f"{'python' if shell is None else 'ipython'}:{os.getpid()}"
+
+
+def _current_shell() -> Any:
+    if "IPython" not in sys.modules:
+        return None
+    from IPython import get_ipython
+
+    return get_ipython()
+
+
+def _from_jupyter_server(shell: Any) -> str:
+    return os.environ.get("JPY_SESSION_NAME", "").strip()
+
+
+def _from_vscode(shell: Any) -> str:
+    user_ns = getattr(shell, "user_ns", None) or {}
+    found = user_ns.get("__vsc_ipynb_file__")
+    return str(found).strip() if found else ""
+
+
+def _from_kernel(shell: Any) -> str:
+    """``kernel:<id>`` from ``kernel-<id>.json``; only when ipykernel is already loaded (it is heavy)."""
+    if "ipykernel" not in sys.modules:
+        return ""
+    try:
+        from ipykernel import get_connection_file
+
+        name = Path(get_connection_file()).name
+    except Exception:  # no running kernel app, or an ipykernel without this helper
+        return ""
+    kernel_id = name.removeprefix("kernel-").removesuffix(".json")
+    return f"kernel:{kernel_id}" if kernel_id else ""

@@ -1,0 +1,395 @@
+"""The SQLite usage ledger (one row per call, kept across kernel restarts) and the response cache.
+
+Both live under ``O4_MAGICS_HOME`` (default ``<jupyter data dir>/o4_magics/``) in two files: ``usage.sqlite``,
+the small and precious ledger, and ``cache.sqlite``, reply payloads that are safe to delete at any time.
+A file that cannot be used never breaks a call: rows wait in ``Ledger.pending`` and a ``LedgerWarning`` says why.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import threading
+import warnings
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Sequence
+
+USAGE_FILE = "usage.sqlite"
+CACHE_FILE = "cache.sqlite"
+BUSY_TIMEOUT_S = 10.0
+ERROR_MAX_CHARS = 2000
+#: Timestamps are stored as fixed-width ISO 8601 UTC text, so text order is time order.
+TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+STATUSES = ("ok", "error", "incomplete", "interrupted", "cached", "refused")
+COST_SOURCES = ("openrouter", "estimated", "cached")
+SOURCES = ("magic", "explain", "chat", "ask")
+TOKEN_COLUMNS = ("prompt_tokens", "cached_tokens", "completion_tokens", "reasoning_tokens")
+INT_FIELDS = ("cell", *TOKEN_COLUMNS, "images")
+FLOAT_FIELDS = ("cost_usd", "latency_s", "ttft_s")
+NULLABLE_FIELDS = ("cell", "cost_usd", "latency_s", "ttft_s")
+
+
+class LedgerWarning(UserWarning):
+    """The ledger or cache file could not be used; the call itself went on."""
+
+
+@dataclass
+class UsageRow:
+    """One call as the ledger keeps it.  ``ts`` is filled in (UTC text) and ``id`` set by ``Ledger.record``."""
+
+    notebook: str = ""
+    cell: int | None = None
+    thread: str = "main"
+    model: str = ""
+    provider: str = ""
+    generation_id: str = ""
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    images: int = 0
+    cost_usd: float | None = 0.0
+    cost_source: str = "estimated"  # one of COST_SOURCES
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    status: str = "ok"  # one of STATUSES
+    error: str = ""
+    source: str = "magic"  # one of SOURCES
+    ts: str | datetime | float | None = None
+    id: int | None = None
+
+
+COLUMNS = tuple(field.name for field in fields(UsageRow) if field.name != "id")
+INSERT_SQL = f"INSERT INTO usage ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+SELECT_ROWS = f"SELECT {', '.join(COLUMNS)}, id FROM usage"
+SUMS_SQL = ", ".join(f"COALESCE(SUM({name}), 0)" for name in TOKEN_COLUMNS) + ", TOTAL(cost_usd)"
+
+
+def default_home() -> Path:
+    """``O4_MAGICS_HOME`` if set, else ``<jupyter data dir>/o4_magics``."""
+    configured = os.environ.get("O4_MAGICS_HOME")
+    if configured:
+        return Path(configured).expanduser()
+    try:
+        from jupyter_core.paths import jupyter_data_dir
+
+        data_dir = Path(jupyter_data_dir())
+    except Exception:  # jupyter_core missing or broken: use its usual answer on Linux
+        data_dir = Path.home() / ".local" / "share" / "jupyter"
+    return data_dir / "o4_magics"
+
+
+def to_timestamp(moment: str | datetime | float | None = None) -> str:
+    """The ledger's time text for ``moment``: None (now), a datetime (naive = local time), ISO text or epoch."""
+    if moment is None:
+        moment = datetime.now(timezone.utc)
+    elif isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.strip().replace("Z", "+00:00"))
+    elif isinstance(moment, (int, float)):
+        moment = datetime.fromtimestamp(moment, timezone.utc)
+    elif not isinstance(moment, datetime):
+        raise TypeError(f"not a time: {moment!r}")
+    return moment.astimezone(timezone.utc).strftime(TS_FORMAT)
+
+
+def cache_key(request: dict[str, Any]) -> str:
+    """sha256 of the request's canonical JSON (keys sorted, bytes by digest): same request, same key.
+
+    Pass only what decides the reply (model, messages with their image data, sampling options).
+    """
+    canonical = json.dumps(
+        request, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
+    )
+    return hashlib.sha256(f"o4-cache-v1\n{canonical}".encode()).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"bytes_sha256": hashlib.sha256(value).hexdigest()}
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=lambda item: json.dumps(item, sort_keys=True, default=_jsonable))
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cache_key cannot encode {type(value).__name__}")
+
+
+def _db_errors() -> tuple[type[BaseException], ...]:
+    import sqlite3
+
+    return (sqlite3.Error, OSError)
+
+
+class Ledger:
+    """The usage ledger and reply cache of one ``O4_MAGICS_HOME``; files open on first use.
+
+    One connection per file per process, shared by threads under a lock; every write is one short transaction.
+    """
+
+    def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
+        self._home = Path(home).expanduser() if home is not None else None
+        #: rows that could not be written yet; written when the ledger next opens
+        self.pending: list[UsageRow] = []
+        self._lock = threading.RLock()
+        self._dbs: dict[str, sqlite3.Connection] = {}
+        self._pid = os.getpid()
+
+    @property
+    def home(self) -> Path:
+        if self._home is None:
+            self._home = default_home()
+        return self._home
+
+    @property
+    def path(self) -> Path:
+        """The usage ledger file."""
+        return self.home / USAGE_FILE
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def record(self, row: UsageRow) -> int:
+        """Store one call and return its row id, or -1 (with a ``LedgerWarning``) if it is kept in memory."""
+        _clean(row)
+        with self._lock:
+            try:
+                row.id = _insert(self._db(USAGE_FILE), [row])[0]
+                return row.id
+            except _db_errors() as exc:
+                self.pending.append(row)
+                self._fail(
+                    USAGE_FILE, exc, "this call is kept in memory and written when the ledger opens again"
+                )
+                return -1
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def totals(self, notebook: str | None = None, since: Any = None) -> dict[str, Any]:
+        """Calls, tokens by kind and cost (USD) for one notebook (None: all) since a time (None: ever)."""
+        where, params = _where(notebook, since)
+        (found,) = self._query(f"SELECT COUNT(*), {SUMS_SQL} FROM usage{where}", params)
+        return dict(zip(("calls", *TOKEN_COLUMNS, "cost_usd"), found, strict=True))
+
+    def per_model(self, notebook: str | None = None, since: Any = None) -> list[dict[str, Any]]:
+        """Totals per model, most expensive first."""
+        where, params = _where(notebook, since)
+        sql = f"SELECT model, COUNT(*), {SUMS_SQL} FROM usage{where} GROUP BY model ORDER BY TOTAL(cost_usd) DESC, model"
+        keys = ("model", "calls", *TOKEN_COLUMNS, "cost_usd")
+        return [dict(zip(keys, found, strict=True)) for found in self._query(sql, params)]
+
+    def per_notebook(self, since: Any = None) -> list[dict[str, Any]]:
+        """Calls and cost per notebook, most recently used first."""
+        where, params = _where(None, since)
+        sql = (
+            f"SELECT notebook, COUNT(*), TOTAL(cost_usd), MAX(ts) FROM usage{where} "
+            "GROUP BY notebook ORDER BY MAX(ts) DESC, notebook"
+        )
+        keys = ("notebook", "calls", "cost_usd", "last_ts")
+        return [dict(zip(keys, found, strict=True)) for found in self._query(sql, params)]
+
+    def recent(self, notebook: str | None = None, limit: int = 10) -> list[UsageRow]:
+        """The last ``limit`` calls, newest first."""
+        where, params = _where(notebook, None)
+        found = self._query(f"{SELECT_ROWS}{where} ORDER BY ts DESC, id DESC LIMIT ?", [*params, int(limit)])
+        return [UsageRow(*values) for values in found]
+
+    def export_csv(self, path: str | os.PathLike[str], notebook: str | None = None, since: Any = None) -> int:
+        """Write the matching rows, oldest first, as CSV with a header; return how many rows were written."""
+        where, params = _where(notebook, since)
+        found = self._query(f"{SELECT_ROWS}{where} ORDER BY ts, id", params)
+        with open(path, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow((*COLUMNS, "id"))
+            writer.writerows(found)
+        return len(found)
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read on the ledger file; if it cannot be used, on the rows still pending in memory."""
+        with self._lock:
+            try:
+                return self._db(USAGE_FILE).execute(sql, params).fetchall()
+            except _db_errors() as exc:
+                self._fail(USAGE_FILE, exc, "figures include calls kept in memory", stacklevel=4)
+            memory = _memory_db(self.pending, self.path)
+            try:
+                return memory.execute(sql, params).fetchall()
+            finally:
+                memory.close()
+
+    # -- cache -----------------------------------------------------------------------------------------------
+
+    def cache_get(self, key: str) -> dict[str, Any] | None:
+        """The reply stored under ``key``, or None (also when the cache file cannot be used)."""
+        with self._lock:
+            try:
+                db = self._db(CACHE_FILE)
+                found = db.execute("SELECT payload FROM cache WHERE key = ?", (key,)).fetchone()
+            except _db_errors() as exc:
+                self._fail(CACHE_FILE, exc, "replies are not cached")
+                return None
+            if found is None:
+                return None
+            try:  # bookkeeping only: a read-only cache still answers
+                db.execute(
+                    "UPDATE cache SET hits = hits + 1, used_ts = ? WHERE key = ?", (to_timestamp(), key)
+                )
+            except _db_errors():
+                pass
+        try:
+            return json.loads(found[0])
+        except ValueError:
+            return None
+
+    def cache_put(self, key: str, payload: dict[str, Any]) -> None:
+        """Store a reply (a JSON-able dict) under ``key``, replacing any older one."""
+        text = json.dumps(payload, ensure_ascii=False)
+        now = to_timestamp()
+        with self._lock:
+            try:
+                self._db(CACHE_FILE).execute(
+                    "INSERT OR REPLACE INTO cache (key, payload, created_ts, used_ts, hits) VALUES (?, ?, ?, ?, 0)",
+                    (key, text, now, now),
+                )
+            except _db_errors() as exc:
+                self._fail(CACHE_FILE, exc, "replies are not cached")
+
+    def cache_clear(self) -> int:
+        """Delete every cached reply; return how many there were."""
+        with self._lock:
+            try:
+                return self._db(CACHE_FILE).execute("DELETE FROM cache").rowcount
+            except _db_errors() as exc:
+                self._fail(CACHE_FILE, exc, "nothing was cleared")
+                return 0
+
+    # -- connections -----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the files (rows still pending stay in memory); the next use opens them again."""
+        with self._lock:
+            dbs, self._dbs = self._dbs, {}
+            if self._pid == os.getpid():
+                for db in dbs.values():
+                    db.close()
+
+    def _db(self, name: str) -> sqlite3.Connection:
+        if self._pid != os.getpid():  # forked: the parent's connections are not ours to use
+            self._dbs, self._pid = {}, os.getpid()
+        db = self._dbs.get(name)
+        if db is None:
+            from .ledger_schema import CACHE_MIGRATIONS, USAGE_MIGRATIONS, open_database
+
+            migrations = USAGE_MIGRATIONS if name == USAGE_FILE else CACHE_MIGRATIONS
+            db = open_database(self.home / name, migrations, BUSY_TIMEOUT_S)
+            if name == USAGE_FILE and self.pending:
+                try:
+                    ids = _insert(db, self.pending)
+                except BaseException:
+                    db.close()
+                    raise
+                for row, row_id in zip(self.pending, ids, strict=True):
+                    row.id = row_id
+                self.pending = []
+            self._dbs[name] = db
+        return db
+
+    def _fail(self, name: str, exc: BaseException, consequence: str, stacklevel: int = 3) -> None:
+        db = self._dbs.pop(name, None)
+        if db is not None:
+            try:
+                db.close()
+            except _db_errors():
+                pass
+        what = "usage ledger" if name == USAGE_FILE else "reply cache"
+        warnings.warn(
+            f"o4: the {what} {self.home / name} cannot be used ({exc}); {consequence}. "
+            "If the file is damaged, move it aside and a new one is started.",
+            LedgerWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def _where(notebook: str | None, since: Any) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if notebook is not None:
+        clauses.append("notebook = ?")
+        params.append(notebook)
+    if since is not None:
+        clauses.append("ts >= ?")
+        params.append(to_timestamp(since))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _clean(row: UsageRow) -> None:
+    """Give every field the plain type SQLite stores (numpy ints, Decimals...), so no row can fail to bind."""
+    for name in COLUMNS:
+        value = getattr(row, name)
+        if name == "ts":
+            value = to_timestamp(value)
+        elif name in INT_FIELDS or name in FLOAT_FIELDS:
+            kind = int if name in INT_FIELDS else float
+            value = None if value is None and name in NULLABLE_FIELDS else kind(value or 0)
+        else:
+            value = "" if value is None else str(value)
+        setattr(row, name, value)
+    row.error = row.error[:ERROR_MAX_CHARS]
+
+
+def _values(row: UsageRow) -> tuple[Any, ...]:
+    return tuple(getattr(row, name) for name in COLUMNS)
+
+
+def _insert(db: sqlite3.Connection, rows: Sequence[UsageRow]) -> list[int]:
+    """Insert rows in one transaction; return their ids."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        ids = [db.execute(INSERT_SQL, _values(row)).lastrowid for row in rows]
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return ids
+
+
+def _memory_db(rows: Sequence[UsageRow], disk: Path) -> sqlite3.Connection:
+    """A ledger in memory holding ``rows``, plus the file's rows if it can at least be read (a read-only file).
+
+    Reads keep working, budget checks included, when the file cannot be written.
+    """
+    import sqlite3
+
+    from .ledger_schema import USAGE_MIGRATIONS, migrate
+
+    db = sqlite3.connect(":memory:", isolation_level=None, uri=True)
+    migrate(db, USAGE_MIGRATIONS)
+    db.executemany(INSERT_SQL, [_values(row) for row in rows])
+    listed = f"{', '.join(COLUMNS)}, id"
+    # immutable: a WAL file in a read-only directory, where no -shm can be made
+    for how in ("mode=ro", "immutable=1"):
+        try:
+            db.execute("ATTACH DATABASE ? AS disk", (f"{disk.resolve().as_uri()}?{how}",))
+            db.execute(f"SELECT {listed} FROM disk.usage LIMIT 1")
+        except sqlite3.Error:
+            if any(name == "disk" for _, name, _ in db.execute("PRAGMA database_list")):
+                db.execute("DETACH DATABASE disk")
+            continue
+        # a TEMP view is found before main's table of the same name, so the usual queries read both
+        db.execute(
+            f"CREATE TEMP VIEW usage AS SELECT {listed} FROM main.usage UNION ALL SELECT {listed} FROM disk.usage"
+        )
+        break
+    return db
