@@ -7,6 +7,7 @@ draw (thinking time, text so far, the final reply) and never talks to the networ
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -173,11 +174,17 @@ class _CallFailed(Exception):
         self.cause = cause
 
 
-def _consume(call: StreamingCall, view: View, started: float) -> None:
+class _Stopped(Exception):
+    """The caller's cancel event was set (the chat widget's Stop button)."""
+
+
+def _consume(call: StreamingCall, view: View, started: float, cancel: threading.Event | None) -> None:
     """Pump the worker's events into the view: thinking ticks, throttled text redraws; returns at the end."""
     have_text = pending = False
     last_draw = 0.0
     while True:
+        if cancel is not None and cancel.is_set():
+            raise _Stopped
         try:
             kind, payload = call.events.get(timeout=0.1)
         except queue.Empty:
@@ -197,6 +204,11 @@ def _consume(call: StreamingCall, view: View, started: float) -> None:
 
 
 def _failure(session: Session, spec: CallSpec, call: StreamingCall, exc: BaseException) -> O4Error:
+    if call.result.size and type(exc).__name__ == "APIConnectionError":  # cut mid-reply (e.g. a TCP reset)
+        return IncompleteReply(
+            "The connection was cut before the reply finished; it is incomplete.",
+            hint="What streamed is kept above; run the cell again.",
+        )
     error = map_error(
         exc,
         base_url=session.settings.resolved_base_url(),
@@ -208,10 +220,13 @@ def _failure(session: Session, spec: CallSpec, call: StreamingCall, exc: BaseExc
     return error
 
 
-def run(session: Session, spec: CallSpec, view: View | None = None) -> Reply:
+def run(
+    session: Session, spec: CallSpec, view: View | None = None, cancel: threading.Event | None = None
+) -> Reply:
     """Send ``spec``, stream into ``view``, record the call; return the Reply or raise an ``O4Error``.
 
     On any failure the view has already drawn what streamed, and the raised error carries ``.reply``.
+    Setting ``cancel`` (from another thread) stops the call like Ctrl-C does, as status ``interrupted``.
     """
     view = view or NullView()
     key = session.require_key()
@@ -222,10 +237,13 @@ def run(session: Session, spec: CallSpec, view: View | None = None) -> Reply:
     call = StreamingCall(session.client(key), kwargs, session.pool.attempts).start()
     error: O4Error | None = None
     try:
-        _consume(call, view, started)
+        _consume(call, view, started, cancel)
     except KeyboardInterrupt:
         call.cancel()
         error = Interrupted("Interrupted; the reply above is partial.", hint="Run the cell again for a full reply.")
+    except _Stopped:
+        call.cancel()
+        error = Interrupted("Stopped; the reply is partial.", hint="Send the message again for a full reply.")
     except _CallFailed as failed:
         error = _failure(session, spec, call, failed.cause)
     result = call.result

@@ -82,6 +82,30 @@ class O4Magics(Magics, O4Settings):
         self.last_reply = reply
         return store_and_return(self, args, spec, reply)
 
+    # -- %o4_chat and %o4_usage: the widgets live in o4_magics.widgets --------------------------------------
+    @line_magic
+    def o4_chat(self, line: str = "") -> Any:
+        """Show an inline chat with o4-mini that shares this notebook's conversation with %%o4.
+
+        Usage: ``%o4_chat [-t THREAD] [-m MODEL] [-e {low,medium,high}]``. Enter sends, Shift+Enter adds a
+        line, Stop cancels a streaming reply (what streamed is kept). The chat uses the notebook's main
+        thread unless given -t, so a question asked with %%o4 can be followed up here, and the reverse.
+        """
+        from .widgets.chat import chat_magic
+
+        return self._guarded(chat_magic, self, line)
+
+    @line_magic
+    def o4_usage(self, line: str = "") -> Any:
+        """Show this notebook's o4-magics usage: calls, tokens, cost, budget, per model, recent calls.
+
+        Usage: ``%o4_usage [--all] [--since DATE] [--csv PATH]``. The panel updates live as calls finish.
+        ``--all`` covers every notebook on this machine; ``--csv`` exports the rows.
+        """
+        from .widgets.usage_panel import usage_magic
+
+        return self._guarded(usage_magic, self, line)
+
     # -- %o4_key -----------------------------------------------------------------------------------------
     @magic_arguments()
     @argument("--clear", action="store_true", help="Forget the key entered earlier.")

@@ -89,8 +89,9 @@ def test_midstream_error_keeps_partial(shell, o4_emulator):
     assert "reply failed" in rendered
 
 
-def test_dropped_stream_is_incomplete(shell, o4_emulator):
-    error, text, captured = run_failing(shell, "%o4 hi [[drop]]")
+@pytest.mark.parametrize("marker", ["[[drop]]", "[[drop:reset]]", "[[chunked]][[drop]]"])
+def test_dropped_stream_is_incomplete(shell, o4_emulator, marker):
+    error, text, captured = run_failing(shell, f"%o4 hi {marker}")
     assert "incomplete" in text
     assert error.partial_text
     assert "reply incomplete" in final_markdown(captured)

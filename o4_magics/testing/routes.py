@@ -1,0 +1,52 @@
+"""The emulator's routes: ``/models``, ``/generation``, ``/key`` and ``/chat/completions``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .catalog import MODELS
+from .chat import handle_chat
+from .server import API_PREFIX, KEY_LABEL
+
+if TYPE_CHECKING:
+    from .server import RecordedRequest, _Handler
+
+
+def _models(handler: _Handler, request: RecordedRequest) -> None:
+    handler.send_json(request, 200, {"data": MODELS})
+
+
+def _generation(handler: _Handler, request: RecordedRequest) -> None:
+    if handler.reject_unauthorized(request):
+        return
+    stats = handler.server.emulator.generations.get(request.query.get("id", ""))
+    if stats is None:
+        handler.send_error_json(request, 404, f"Generation {request.query.get('id', '')!r} not found")
+    else:
+        handler.send_json(request, 200, {"data": stats})
+
+
+def _key(handler: _Handler, request: RecordedRequest) -> None:
+    if handler.reject_unauthorized(request):
+        return
+    usage = sum(stats["total_cost"] or 0 for stats in handler.server.emulator.generations.values())
+    data = {
+        "label": KEY_LABEL,
+        "usage": round(usage, 10),
+        "limit": None,
+        "limit_remaining": None,
+        "is_free_tier": False,
+        "is_provisioning_key": False,
+        "rate_limit": {"requests": 100, "interval": "10s"},
+    }
+    handler.send_json(request, 200, {"data": data})
+
+
+ROUTES: dict[tuple[str, str], Callable[[_Handler, RecordedRequest], None]] = {
+    ("GET", API_PREFIX + "/models"): _models,
+    ("GET", API_PREFIX + "/generation"): _generation,
+    ("GET", API_PREFIX + "/key"): _key,
+    ("GET", API_PREFIX + "/auth/key"): _key,
+    ("POST", API_PREFIX + "/chat/completions"): handle_chat,
+}
