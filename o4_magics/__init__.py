@@ -19,7 +19,11 @@ def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext o4_magics``)."""
     from .magics import O4Magics
 
+    from .capture import DisplayCapture
+
     magics = O4Magics(shell=ipython)
+    magics.capture = DisplayCapture(ipython)
+    magics.capture.install()
     ipython.register_magics(magics)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)

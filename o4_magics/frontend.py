@@ -47,24 +47,26 @@ def make_view(magics: Any, spec: CallSpec) -> Any:
     return MarkdownView(base_url=base_url, mode=mode)
 
 
-def _redact_images(value: Any) -> Any:
-    """A copy of the messages with image data replaced by a short placeholder."""
-    if isinstance(value, list):
-        return [_redact_images(item) for item in value]
-    if isinstance(value, dict):
-        if value.get("type") == "image_url":
-            url = value.get("image_url", {}).get("url", "")
-            return {"type": "image_url", "image_url": {"url": value.get("_placeholder") or f"[image, {len(url):,} chars]"}}
-        return {key: _redact_images(item) for key, item in value.items()}
-    return value
+def _content_markdown(content: Any, placeholders: dict[str, str]) -> str:
+    """A message's content for reading: text in a fence, images as placeholders with their size."""
+    if isinstance(content, str):
+        return f"````text\n{content}\n````"
+    pieces = []
+    for part in content:
+        if part.get("type") == "text":
+            pieces.append(f"````text\n{part.get('text', '')}\n````")
+        elif part.get("type") == "image_url":
+            url = part.get("image_url", {}).get("url", "")
+            pieces.append(placeholders.get(url) or f"[image, {len(url):,} characters of data URL]")
+    return "\n\n".join(pieces)
 
 
-def dry_run_markdown(session: Any, spec: CallSpec) -> str:
+def dry_run_markdown(session: Any, spec: CallSpec, placeholders: dict[str, str] | None = None) -> str:
     """What --dry-run shows: the exact request (images as placeholders, no key) and its estimated cost."""
+    placeholders = placeholders or {}
     kwargs = build_request(session, spec)
-    body = {key: value for key, value in kwargs.items() if key != "extra_body"}
-    body.update(kwargs.get("extra_body", {}))
-    body["messages"] = _redact_images(body["messages"])
+    fields = {key: value for key, value in kwargs.items() if key not in ("extra_body", "messages")}
+    fields.update(kwargs.get("extra_body", {}))
     prices = prices_for(spec.model)
     prompt_tokens = prompt_estimate(kwargs["messages"])
     prompt_cost = prompt_tokens * prices.prompt
@@ -76,21 +78,24 @@ def dry_run_markdown(session: Any, spec: CallSpec) -> str:
         output_note = f"about {output_tokens:,} output tokens, typical at {spec.effort} effort (no cap set)"
     output_cost = output_tokens * prices.completion
     base_url = session.settings.resolved_base_url()
-    return "\n".join(
-        [
-            "**Dry run: nothing was sent.**",
-            "",
-            f"`POST {base_url}/chat/completions` with headers `Authorization: Bearer ***`, "
-            "`HTTP-Referer`, `X-Title`:",
-            "",
-            "```json",
-            json.dumps(body, indent=2, ensure_ascii=False),
-            "```",
-            "",
-            f"Estimate: ~{prompt_tokens:,} input tokens (${prompt_cost:.5f}) + {output_note} "
-            f"(${output_cost:.5f}) ≈ **${prompt_cost + output_cost:.5f}** with {spec.model}'s prices.",
-        ]
-    )
+    lines = [
+        "**Dry run: nothing was sent.**",
+        "",
+        f"`POST {base_url}/chat/completions` (headers `Authorization: Bearer ***`, `HTTP-Referer`, `X-Title`) with:",
+        "",
+        "```json",
+        json.dumps(fields, indent=1, ensure_ascii=False),
+        "```",
+    ]
+    for index, message in enumerate(kwargs["messages"]):
+        history = " (history)" if message["role"] != "system" and index < len(kwargs["messages"]) - 1 else ""
+        lines += ["", f"**{message['role']}**{history}", "", _content_markdown(message["content"], placeholders)]
+    lines += [
+        "",
+        f"Estimate: ~{prompt_tokens:,} input tokens (${prompt_cost:.5f}) + {output_note} "
+        f"(${output_cost:.5f}) ≈ **${prompt_cost + output_cost:.5f}** with {spec.model}'s prices.",
+    ]
+    return "\n".join(lines)
 
 
 def store_and_return(magics: Any, args: Any, spec: CallSpec, reply: Reply) -> Any:

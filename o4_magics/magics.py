@@ -65,22 +65,64 @@ class O4Magics(Magics, O4Settings):
             raise UsageError("nothing to ask: write the question after %o4, or below %%o4 in the cell.")
         return self._call(args, prompt, local_ns, source="magic")
 
-    def _call(self, args: Any, prompt: str, local_ns: dict | None, *, source: str) -> Any:
+    def _builder(self, args: Any, local_ns: dict | None) -> Any:
+        from .attach import ContentBuilder
+
+        private = self.private if args.private is None else args.private
+        return ContentBuilder(self, local_ns, private=private, interpolate=self.interpolate and not args.no_interp)
+
+    def _call(self, args: Any, prompt: str, local_ns: dict | None, *, source: str, extra_images: list = ()) -> Any:
         from .frontend import call_spec, dry_run_markdown, make_view, store_and_return
 
-        if args.var or args.image:
-            raise UsageError("-v/--var and -i/--image are not available yet in this version.")
-        spec = call_spec(self, args, prompt, source=source)
+        attachments = self._builder(args, local_ns).build(prompt, args.var, args.image, extra_images)
+        spec = call_spec(self, args, attachments.content, source=source, images=attachments.images)
         if args.dry_run:
             from IPython.display import Markdown, display
 
-            display(Markdown(dry_run_markdown(self.session, spec)))
+            display(Markdown(dry_run_markdown(self.session, spec, attachments.placeholders)))
             return None
         from .core import run
 
         reply = run(self.session, spec, make_view(self, spec))
         self.last_reply = reply
         return store_and_return(self, args, spec, reply)
+
+    # -- %o4_explain -------------------------------------------------------------------------------------
+    @magic_arguments()
+    @with_call_arguments
+    @argument("target", nargs="*", help="EXPR [QUESTION...]: what to explain, then an optional question.")
+    @no_var_expand
+    @needs_local_scope
+    @line_magic
+    def o4_explain(self, line: str = "", local_ns: dict | None = None) -> Any:
+        """Explain a dataframe, series, array, figure, image or any object, or the last error, in one line.
+
+        ``%o4_explain df`` sends df's compact description (schema, statistics, sample) with a good default
+        question for its kind; add your own question after the name. A matplotlib figure or an image is
+        sent as a real image. With no name: the last exception if the last cell failed (type, message,
+        traceback and the failing cell's source), else the last output or displayed image.
+
+        Examples::
+
+            %o4_explain df
+            %o4_explain fig Is a log scale better here?
+            %o4_explain
+        """
+        return self._guarded(self._explain, line, local_ns)
+
+    def _explain(self, line: str, local_ns: dict | None) -> Any:
+        from .context import to_image_part
+        from .explain import choose_target
+
+        args, rest = split_options(self.o4_explain.parser, line)
+        expr, _, question = rest.partition(" ")
+        builder = self._builder(args, local_ns)
+        target = choose_target(self, builder, expr, question.strip())
+        prompt = "\n\n".join([target.question, *target.text_blocks])
+        images = [to_image_part(value, max_side=int(self.image_max_side)) for value in target.image_values]
+        args.no_interp = True  # the question and blocks are sent as written
+        builder_args = args
+        return self._call(builder_args, prompt, local_ns, source="explain", extra_images=images)
 
     # -- %o4_chat and %o4_usage: the widgets live in o4_magics.widgets --------------------------------------
     @line_magic

@@ -44,7 +44,7 @@ def test_request_on_the_wire(shell, o4_emulator):
 
 
 def test_line_magic_keeps_prompt_verbatim(shell, o4_emulator):
-    result, captured = shell.run("%o4 -e low what's the difference between a \"t-test\" and -1 {x}?")
+    result, captured = shell.run("%o4 -e low what's the difference between a \"t-test\" and -1 {{x}}?")
     assert result.success
     body = last_body(o4_emulator)
     assert body["messages"][-1]["content"] == "what's the difference between a \"t-test\" and -1 {x}?"
