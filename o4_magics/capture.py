@@ -38,6 +38,12 @@ class FailedCell:
     traceback_text: str
 
 
+def current_cell(shell: Any) -> int | None:
+    """The execution count of the running cell (IPython counts ahead by one while a cell runs)."""
+    count = getattr(shell, "execution_count", None)
+    return count - 1 if isinstance(count, int) and count > 0 else None
+
+
 class DisplayCapture:
     """Hooks a shell's display publisher and post-run events; one per extension load."""
 
@@ -99,7 +105,7 @@ class DisplayCapture:
     def add(self, mime: str, payload: str | bytes, cell: int | None = None) -> None:
         raw = payload if isinstance(payload, bytes) else base64.b64decode(payload)
         if cell is None:
-            cell = getattr(self.shell, "execution_count", None)
+            cell = current_cell(self.shell)
         self.images.append(DisplayedImage(cell, mime, raw))
         self._cell_images += 1
         self._bytes += len(raw)

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .budget import budget_note, check_budget, spent_by
 from .client import map_error, request_kwargs
 from .errors import IncompleteReply, Interrupted, O4Error
 from .pricing import estimate_cost, prices_for
@@ -52,6 +53,7 @@ class Reply:
     thread: str = MAIN_THREAD
     parsed: Any = None
     cached: bool = False
+    notes: list[str] = field(default_factory=list)  # extra footer marks, e.g. the budget warning
 
     @property
     def cost(self) -> float:
@@ -86,6 +88,7 @@ class CallSpec:
     source: str = "magic"  # magic | explain | chat | ask
     cell: int | None = None
     images: int = 0
+    cache: bool = False  # replay an identical earlier request from the response cache
 
 
 class View(Protocol):
@@ -229,10 +232,18 @@ def run(
     Setting ``cancel`` (from another thread) stops the call like Ctrl-C does, as status ``interrupted``.
     """
     view = view or NullView()
-    key = session.require_key()
     if spec.new:
         session.threads.reset(spec.thread)
     kwargs = build_request(session, spec)
+    cache_key = request_cache_key(kwargs)
+    if spec.cache:
+        replayed = replay_cached(session, spec, kwargs, cache_key, view)
+        if replayed is not None:
+            return replayed
+    key = session.require_key()
+    if session.settings.budget_usd is not None:
+        check_budget(session.settings.budget_usd, spent_by(session), spec.model,
+                     prompt_estimate(kwargs["messages"]), spec.max_tokens)
     started = time.monotonic()
     call = StreamingCall(session.client(key), kwargs, session.pool.attempts).start()
     error: O4Error | None = None
@@ -268,11 +279,64 @@ def run(
         error.partial_text = reply.text
     else:
         session.threads.append(spec.thread, kwargs["messages"][-1], {"role": "assistant", "content": reply.text})
+        if reply.finish_reason == "stop":
+            store_in_cache(session, cache_key, reply)
     session.record(ledger_row(session, spec, reply))
+    _add_budget_note(session, reply)
     view.finish(reply)
     if error is not None:
         error.reply = reply  # type: ignore[attr-defined]
         raise error
+    return reply
+
+
+def _add_budget_note(session: Session, reply: Reply) -> None:
+    budget = session.settings.budget_usd
+    if budget is not None:
+        note = budget_note(budget, spent_by(session))
+        if note:
+            reply.notes.append(note)
+
+
+def request_cache_key(kwargs: dict[str, Any]) -> str:
+    """The response cache's key: what decides the reply (streamed or not share one entry)."""
+    from .ledger import cache_key
+
+    decisive = {k: v for k, v in kwargs.items() if k not in ("stream", "stream_options")}
+    return cache_key(decisive)
+
+
+def store_in_cache(session: Session, key: str, reply: Reply) -> None:
+    try:
+        session.ledger.cache_put(key, {
+            "text": reply.text, "model": reply.model, "provider": reply.provider,
+            "generation_id": reply.generation_id, "finish_reason": reply.finish_reason,
+            "usage": [reply.usage.prompt_tokens, reply.usage.cached_tokens,
+                      reply.usage.completion_tokens, reply.usage.reasoning_tokens],
+        })
+    except Exception:  # a broken cache is a miss, never a failed call
+        pass
+
+
+def replay_cached(session: Session, spec: CallSpec, kwargs: dict[str, Any], key: str, view: View) -> Reply | None:
+    """Replay an identical earlier reply at no cost (status ``cached``), or None on a miss."""
+    try:
+        payload = session.ledger.cache_get(key)
+    except Exception:
+        payload = None
+    if not payload:
+        return None
+    prompt, cached, completion, reasoning = payload.get("usage") or (0, 0, 0, 0)
+    reply = Reply(
+        text=payload.get("text", ""), model=payload.get("model") or spec.model,
+        usage=Usage(prompt, cached, completion, reasoning, 0.0, "cached"),
+        generation_id=payload.get("generation_id"), provider=payload.get("provider"),
+        finish_reason=payload.get("finish_reason"), status="cached", thread=spec.thread, cached=True,
+    )
+    session.threads.append(spec.thread, kwargs["messages"][-1], {"role": "assistant", "content": reply.text})
+    session.record(ledger_row(session, spec, reply))
+    view.text(reply.text)
+    view.finish(reply)
     return reply
 
 

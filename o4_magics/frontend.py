@@ -7,6 +7,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from .capture import current_cell
 from .core import CallSpec, Reply, build_request, prompt_estimate
 from .errors import O4Error
 from .pricing import prices_for
@@ -34,8 +35,9 @@ def call_spec(magics: Any, args: Any, content: Any, *, source: str, images: int 
         thread=args.thread or MAIN_THREAD,
         new=args.new,
         source=source,
-        cell=getattr(shell, "execution_count", None),
+        cell=current_cell(shell),
         images=images,
+        cache=magics.cache if args.cache is None else args.cache,
     )
 
 

@@ -44,6 +44,7 @@ def footer_text(reply: Any, *, base_url: str = OPENROUTER_BASE_URL, budget_note:
         parts.append(f"via {urlparse(base_url).netloc or base_url}")
     if budget_note:
         parts.append(budget_note)
+    parts.extend(getattr(reply, "notes", []))
     return " · ".join(parts)
 
 

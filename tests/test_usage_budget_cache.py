@@ -1,0 +1,76 @@
+"""Ledger rows for every call, the budget cap and the response cache, checked on the wire and in SQLite."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import final_markdown
+
+
+def ledger_rows(magics):
+    return magics.session.ledger.recent(limit=100)
+
+
+def test_every_call_is_a_ledger_row_with_openrouter_cost(shell, magics, o4_emulator):
+    shell.run("%o4 one")
+    shell.run("%o4 two [[status:402]]")
+    shell.run("%o4 three [[drop]]")
+    rows = ledger_rows(magics)
+    assert [row.status for row in rows] == ["incomplete", "error", "ok"]
+    ok = rows[-1]
+    stats = o4_emulator.generations[ok.generation_id]
+    assert ok.cost_usd == pytest.approx(stats["total_cost"])
+    assert ok.cost_source == "openrouter" and ok.model == "openai/o4-mini" and ok.source == "magic"
+    assert ok.prompt_tokens > 0 and ok.reasoning_tokens == 192 and ok.cell == 1
+    assert rows[1].cost_usd == 0 and "credits" in rows[1].error
+    totals = magics.session.ledger.totals(notebook=ok.notebook)
+    expected = sum(g["total_cost"] for g in o4_emulator.generations.values() if g.get("finish_reason") == "stop")
+    assert totals["calls"] == 3
+    assert totals["cost_usd"] == pytest.approx(expected + rows[0].cost_usd)
+
+
+def test_budget_refuses_before_sending(shell, magics, o4_emulator):
+    magics.budget_usd = 0.01
+    result, captured = shell.run("%o4 --max-tokens 100 small")
+    assert result.success
+    requests_before = len(o4_emulator.chat_requests)
+    result, captured = shell.run("%o4 big, no cap")  # 10,000 output tokens assumed: $0.044 > $0.01
+    text = captured.stdout + captured.stderr
+    assert not result.success and "Traceback" not in text
+    assert "Budget" in text and "of its $0.01 budget" in text and "O4Magics.budget_usd" in text
+    assert len(o4_emulator.chat_requests) == requests_before
+
+
+def test_budget_warning_from_80_percent(shell, magics, o4_emulator):
+    shell.run("%o4 --max-tokens 100 first")
+    spent = magics.session.ledger.totals()["cost_usd"]
+    magics.budget_usd = spent / 0.85 + 0.0005
+    _, captured = shell.run("%o4 --max-tokens 20 second")
+    assert "⚠️ budget:" in final_markdown(captured)
+
+
+def test_cache_replays_without_sending(shell, magics, o4_emulator):
+    shell.run("%%o4 -n --cache\nExplain PCA")
+    assert len(o4_emulator.chat_requests) == 1
+    result, captured = shell.run("%%o4 -n --cache --no-stream\nExplain PCA")
+    assert result.success
+    assert len(o4_emulator.chat_requests) == 1  # streamed and not share one entry
+    rendered = final_markdown(captured)
+    assert "cached" in rendered.rsplit("<sub>", 1)[1] and "$0.00000" in rendered
+    row = ledger_rows(magics)[0]
+    assert row.status == "cached" and row.cost_usd == 0 and row.cost_source == "cached"
+    shell.run("%%o4 -n --no-cache\nExplain PCA")
+    assert len(o4_emulator.chat_requests) == 2
+
+
+def test_cache_config_and_failures_not_cached(shell, magics, o4_emulator):
+    magics.cache = True
+    shell.run("%o4 -n flaky [[midstream-error]]")
+    shell.run("%o4 -n flaky [[midstream-error]]")
+    assert len(o4_emulator.chat_requests) == 2
+
+
+def test_cache_differs_by_model(shell, magics, o4_emulator):
+    shell.run("%o4 -n --cache hello")
+    shell.run("%o4 -n --cache -m openai/gpt-4o-mini hello")
+    assert len(o4_emulator.chat_requests) == 2
