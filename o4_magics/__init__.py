@@ -25,6 +25,10 @@ def load_ipython_extension(ipython: Any) -> None:
     magics.capture = DisplayCapture(ipython)
     magics.capture.install()
     ipython.register_magics(magics)
+    from .inputs import protect_questions
+
+    if protect_questions not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(protect_questions)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
 

@@ -194,3 +194,12 @@ def test_load_ext_imports_nothing_heavy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_question_mark_line_is_a_question_not_help(shell, o4_emulator):
+    result, captured = shell.run("%o4 What is a p-value?")
+    assert result.success
+    assert o4_emulator.chat_requests[-1].body["messages"][-1]["content"] == "What is a p-value?"
+    result, captured = shell.run("x = 1\n%o4 Why is x set?\ny = 2")
+    assert result.success and shell.user_ns["y"] == 2
+    assert o4_emulator.chat_requests[-1].body["messages"][-1]["content"] == "Why is x set?"

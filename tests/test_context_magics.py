@@ -1,0 +1,163 @@
+"""{name}, -v, -i and %o4_explain through the shell: what the emulator received, and bad input refused."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+
+from conftest import final_markdown
+
+
+def user_content(emu):
+    return emu.chat_requests[-1].body["messages"][-1]["content"]
+
+
+def user_text(emu):
+    content = user_content(emu)
+    if isinstance(content, str):
+        return content
+    return "".join(part["text"] for part in content if part["type"] == "text")
+
+
+def image_parts(emu):
+    content = user_content(emu)
+    return [] if isinstance(content, str) else [part for part in content if part["type"] == "image_url"]
+
+
+@pytest.fixture
+def frame(shell):
+    shell.run(
+        "import pandas as pd, numpy as np\n"
+        "df = pd.DataFrame({'city': ['Oslo', 'Lima', 'Pune'] * 40, 'temp': np.arange(120) / 3.0})\n"
+        "results = {'auc': 0.913}"
+    )
+    return shell.user_ns["df"]
+
+
+def test_inline_values_and_blocks(shell, o4_emulator, frame):
+    result, _ = shell.run("%%o4\nAUC is {results['auc']}. Describe {df} and keep `{df}` and {\"a\": {1, 2}} as written")
+    assert result.success
+    text = user_text(o4_emulator)
+    assert "AUC is 0.913." in text
+    assert "### df (pandas.DataFrame, 120" in text and "city" in text and "temp" in text
+    assert "`{df}`" in text and '{"a": {1, 2}}' in text
+
+
+def test_var_option_attaches_labelled_block(shell, o4_emulator, frame):
+    shell.run("%o4 -v df -v results What stands out?")
+    text = user_text(o4_emulator)
+    assert text.startswith("What stands out?")
+    assert "### df (pandas.DataFrame" in text and "### results" in text
+
+
+def test_private_mode_sends_no_values(shell, o4_emulator, frame):
+    shell.run("%o4 --private -v df Describe it")
+    text = user_text(o4_emulator)
+    assert "city" in text and "Oslo" not in text and "Lima" not in text
+
+
+def test_no_interp_sends_braces(shell, o4_emulator, frame):
+    shell.run("%o4 --no-interp keep {df} and {undefined_name}")
+    assert user_text(o4_emulator) == "keep {df} and {undefined_name}"
+
+
+@pytest.mark.parametrize(
+    "cell, message",
+    [
+        ("%o4 what is {nope}", "name 'nope' is not defined"),
+        ("%o4 -v nope hi", "name 'nope' is not defined"),
+        ("%o4 what is {df.head()}", "calls a function"),
+        ("%o4 -i results hi", "-i results:"),
+        ("%o4 -i 99 hi", "cell [99] displayed no image"),
+        ("%o4 -i /no/such/file.png hi", "no variable, cell number or file"),
+        ("%o4 -i last hi", "no cell has displayed an image yet"),
+    ],
+)
+def test_bad_input_is_a_usage_error_and_nothing_is_sent(shell, o4_emulator, frame, cell, message):
+    result, captured = shell.run(cell)
+    text = captured.stdout + captured.stderr
+    assert not result.success and message in text and "Traceback" not in text
+    assert o4_emulator.chat_requests == []
+
+
+def test_corrupt_image_file(shell, o4_emulator, tmp_path):
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"\x89PNG not really an image")
+    result, captured = shell.run(f"%o4 -i {junk} what is this")
+    assert not result.success and "Traceback" not in captured.stdout + captured.stderr
+    assert o4_emulator.chat_requests == []
+
+
+@pytest.fixture
+def plot(shell):
+    shell.run(
+        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+        "fig, ax = plt.subplots(figsize=(4, 3))\nax.plot([1, 2, 3], [2, 4, 1])\nax.set_title('Sales')"
+    )
+
+
+def test_figure_variable_becomes_one_image_part(shell, o4_emulator, plot):
+    shell.run("%o4 -i fig What does this show?")
+    parts = image_parts(o4_emulator)
+    assert len(parts) == 1 and parts[0]["image_url"]["url"].startswith("data:image/")
+
+
+def test_displayed_image_last_and_by_cell(shell, o4_emulator, plot):
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (2048, 1024), (200, 30, 30)).save(buffer, format="PNG")
+    shell.user_ns["png"] = buffer.getvalue()
+    result, _ = shell.run("from IPython.display import Image as I, display\ndisplay(I(data=png))")
+    cell = result.execution_count
+    shell.run("x = 1")
+    shell.run("%o4 -i last what colour?")
+    parts = image_parts(o4_emulator)
+    assert len(parts) == 1
+    data = base64.b64decode(parts[0]["image_url"]["url"].split(",", 1)[1])
+    assert Image.open(io.BytesIO(data)).size == (1024, 512)  # downscaled to image_max_side
+    shell.run(f"%o4 -i {cell} and this one?")
+    assert len(image_parts(o4_emulator)) == 1
+
+
+def test_dry_run_shows_blocks_and_image_placeholder(shell, o4_emulator, frame, plot):
+    _, captured = shell.run("%o4 --dry-run -v df -i fig explain")
+    text = final_markdown(captured)
+    assert "### df (pandas.DataFrame" in text
+    assert "[image " in text and "bytes" in text and "base64" not in text
+    assert o4_emulator.chat_requests == []
+
+
+def test_explain_dataframe_default_question(shell, o4_emulator, frame):
+    result, _ = shell.run("%o4_explain df")
+    assert result.success
+    text = user_text(o4_emulator)
+    assert "data quality issues" in text and "### df (pandas.DataFrame" in text
+    assert o4_emulator.chat_requests[-1].body["messages"][-1]
+    shell.run("%o4_explain df Which city is warmest?")
+    assert user_text(o4_emulator).startswith("Which city is warmest?")
+
+
+def test_explain_figure_sends_image(shell, o4_emulator, plot):
+    shell.run("%o4_explain fig")
+    assert len(image_parts(o4_emulator)) == 1
+    assert "how to improve it" in user_text(o4_emulator)
+
+
+def test_explain_last_error_with_source(shell, o4_emulator):
+    shell.run("def ratio(a, b):\n    return a / b")
+    failed, _ = shell.run("total = 10\nratio(total, 0)")
+    assert not failed.success
+    result, _ = shell.run("%o4_explain")
+    assert result.success
+    text = user_text(o4_emulator)
+    assert "ZeroDivisionError" in text and "division by zero" in text
+    assert "ratio(total, 0)" in text  # the failing cell's source
+    assert "return a / b" in text  # the traceback
+
+
+def test_explain_nothing_is_a_usage_error(shell, o4_emulator):
+    result, captured = shell.run("%o4_explain")
+    assert not result.success and "nothing to explain" in captured.stdout + captured.stderr
