@@ -18,18 +18,23 @@ class BudgetExceeded(ConfigError):
     status = "refused"
 
 
-def worst_case_cost(model: str, prompt_tokens: int, max_tokens: int | None) -> tuple[float, int]:
+def worst_case_cost(
+    model: str, prompt_tokens: int, max_tokens: int | None, known: dict | None = None
+) -> tuple[float, int]:
     """(USD, output tokens assumed) of the most a call may cost, from the estimate and the output cap."""
-    prices = prices_for(model)
+    prices = prices_for(model, known)
     output = max_tokens or DEFAULT_WORST_OUTPUT_TOKENS
     return prompt_tokens * prices.prompt + output * prices.completion, output
 
 
-def check_budget(budget: float | None, spent: float, model: str, prompt_tokens: int, max_tokens: int | None) -> None:
+def check_budget(
+    budget: float | None, spent: float, model: str, prompt_tokens: int, max_tokens: int | None,
+    known: dict | None = None,
+) -> None:
     """Raise ``BudgetExceeded`` (with the figures and the fix) if the call could pass ``budget``."""
     if budget is None:
         return
-    worst, output = worst_case_cost(model, prompt_tokens, max_tokens)
+    worst, output = worst_case_cost(model, prompt_tokens, max_tokens, known)
     if spent + worst <= budget:
         return
     cap_note = "--max-tokens" if max_tokens else f"no --max-tokens, so {output:,} output tokens assumed"

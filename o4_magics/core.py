@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from .budget import budget_note, check_budget, spent_by
 from .client import map_error, request_kwargs
-from .errors import IncompleteReply, Interrupted, O4Error
+from .errors import ConfigError, IncompleteReply, Interrupted, O4Error
 from .pricing import estimate_cost, prices_for
 from .session import Session
 from .streaming import StreamingCall
@@ -150,7 +150,24 @@ def prompt_estimate(messages: list[dict[str, Any]]) -> int:
     return 3 + sum(message_tokens(m) for m in messages)
 
 
-def usage_from(raw: dict[str, Any] | None, *, messages: list[dict], text: str, model: str) -> Usage:
+def check_before_sending(session: Session, spec: CallSpec, prompt_tokens: int) -> None:
+    """Refuse, before anything is sent, a prompt beyond the model's context or a call past the budget."""
+    context = session.context_length(spec.model)
+    if context and prompt_tokens > context:
+        raise ConfigError(
+            f"The prompt is about {prompt_tokens:,} tokens, beyond {spec.model}'s {context:,}-token context; "
+            "nothing was sent.",
+            hint="Attach less (lower O4Magics.context_max_tokens), start a fresh thread with -n, "
+            "or lower O4Magics.history_max_tokens.",
+        )
+    if session.settings.budget_usd is not None:
+        check_budget(session.settings.budget_usd, spent_by(session), spec.model, prompt_tokens,
+                     spec.max_tokens, session.known_prices(spec.model))
+
+
+def usage_from(
+    raw: dict[str, Any] | None, *, messages: list[dict], text: str, model: str, known: dict | None = None
+) -> Usage:
     """Usage from the server's record when present; else an offline estimate priced from the price list."""
     from .context.tokens import estimate_tokens
 
@@ -167,7 +184,7 @@ def usage_from(raw: dict[str, Any] | None, *, messages: list[dict], text: str, m
     else:
         prompt, cached, reasoning = prompt_estimate(messages), 0, 0
         completion = estimate_tokens(text)
-    cost = estimate_cost(prices_for(model), prompt, cached, completion)
+    cost = estimate_cost(prices_for(model, known), prompt, cached, completion)
     return Usage(prompt, cached, completion, reasoning, cost, "estimated")
 
 
@@ -206,6 +223,12 @@ def _consume(call: StreamingCall, view: View, started: float, cancel: threading.
             pending, last_draw = False, now
 
 
+def _usage(session: Session, spec: CallSpec, kwargs: dict[str, Any], result: Any) -> Usage:
+    has_cost = bool(result.usage) and result.usage.get("cost") is not None
+    known = None if has_cost or not result.text else session.known_prices(spec.model)
+    return usage_from(result.usage, messages=kwargs["messages"], text=result.text, model=spec.model, known=known)
+
+
 def _failure(session: Session, spec: CallSpec, call: StreamingCall, exc: BaseException) -> O4Error:
     if call.result.size and type(exc).__name__ == "APIConnectionError":  # cut mid-reply (e.g. a TCP reset)
         return IncompleteReply(
@@ -241,9 +264,7 @@ def run(
         if replayed is not None:
             return replayed
     key = session.require_key()
-    if session.settings.budget_usd is not None:
-        check_budget(session.settings.budget_usd, spent_by(session), spec.model,
-                     prompt_estimate(kwargs["messages"]), spec.max_tokens)
+    check_before_sending(session, spec, prompt_estimate(kwargs["messages"]))
     started = time.monotonic()
     call = StreamingCall(session.client(key), kwargs, session.pool.attempts).start()
     error: O4Error | None = None
@@ -266,7 +287,7 @@ def run(
     reply = Reply(
         text=result.text,
         model=result.model or spec.model,
-        usage=usage_from(result.usage, messages=kwargs["messages"], text=result.text, model=spec.model),
+        usage=_usage(session, spec, kwargs, result),
         generation_id=result.generation_id,
         provider=result.provider,
         finish_reason=result.finish_reason,
@@ -274,6 +295,9 @@ def run(
         ttft_s=(result.first_token_at - started) if result.first_token_at else None,
         thread=spec.thread,
     )
+    retries = max(0, call.attempts - 1)
+    if retries:
+        reply.notes.append(f"after {retries} {'retry' if retries == 1 else 'retries'}")
     if error is not None:
         reply.status, reply.error = error.status, str(error)
         error.partial_text = reply.text

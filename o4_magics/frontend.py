@@ -69,7 +69,7 @@ def dry_run_markdown(session: Any, spec: CallSpec, placeholders: dict[str, str] 
     kwargs = build_request(session, spec)
     fields = {key: value for key, value in kwargs.items() if key not in ("extra_body", "messages")}
     fields.update(kwargs.get("extra_body", {}))
-    prices = prices_for(spec.model)
+    prices = prices_for(spec.model, session.known_prices(spec.model))
     prompt_tokens = prompt_estimate(kwargs["messages"])
     prompt_cost = prompt_tokens * prices.prompt
     if spec.max_tokens:

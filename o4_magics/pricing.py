@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,22 @@ class Prices:
 BUILTIN_PRICES: dict[str, Prices] = {
     "openai/o4-mini": Prices(prompt=1.10e-6, completion=4.40e-6, cached_prompt=0.275e-6, image=0.000842),
 }
+#: Built-in context lengths (tokens), used to refuse oversized prompts before sending.
+BUILTIN_CONTEXT = {"openai/o4-mini": 200_000}
+
+
+def fetch_model_catalog(client: Any) -> tuple[dict[str, Prices], dict[str, int]]:
+    """Prices and context lengths of every model from OpenRouter's ``/models`` (one request)."""
+    prices: dict[str, Prices] = {}
+    contexts: dict[str, int] = {}
+    for model in client.models.list():
+        entry = {**(getattr(model, "model_extra", None) or {}), "id": model.id}
+        found = prices_from_models_entry(entry)
+        if found is not None:
+            prices[model.id] = found
+        if isinstance(entry.get("context_length"), int):
+            contexts[model.id] = entry["context_length"]
+    return prices, contexts
 
 
 def prices_from_models_entry(entry: dict) -> Prices | None:

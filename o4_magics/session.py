@@ -28,6 +28,7 @@ class Session:
         self.pool = ClientPool()
         self._api_key: str | None = None
         self._ledger: Any = None
+        self._catalog: tuple[dict, dict] | None = None
         self.listeners: list[Callable[[Any], None]] = []
 
     def __repr__(self) -> str:
@@ -71,6 +72,29 @@ class Session:
             max_retries=int(settings.max_retries),
         )
         return self.pool.get(config)
+
+    # -- prices and context lengths ---------------------------------------------------------------------
+    def _model_catalog(self, model: str) -> tuple[dict, dict]:
+        """/models, fetched once per session and only for a model the built-in table lacks."""
+        from .pricing import BUILTIN_PRICES, fetch_model_catalog
+
+        if self._catalog is None and model not in BUILTIN_PRICES:
+            self._catalog = ({}, {})
+            try:
+                client = self.client(self.api_key() or "no-key").with_options(max_retries=0, timeout=5.0)
+                self._catalog = fetch_model_catalog(client)
+            except Exception:  # offline: the built-in prices (o4-mini's for unknown models) are the fallback
+                pass
+        return self._catalog or ({}, {})
+
+    def known_prices(self, model: str) -> dict:
+        """Prices known for ``model`` beyond the built-in table (for ``pricing.prices_for``)."""
+        return self._model_catalog(model)[0]
+
+    def context_length(self, model: str) -> int | None:
+        from .pricing import BUILTIN_CONTEXT
+
+        return BUILTIN_CONTEXT.get(model) or self._model_catalog(model)[1].get(model)
 
     # -- the ledger and listeners ------------------------------------------------------------------------
     @property

@@ -74,3 +74,38 @@ def test_cache_differs_by_model(shell, magics, o4_emulator):
     shell.run("%o4 -n --cache hello")
     shell.run("%o4 -n --cache -m openai/gpt-4o-mini hello")
     assert len(o4_emulator.chat_requests) == 2
+
+
+def test_prices_fetched_from_models_when_usage_has_no_cost(shell, o4_emulator):
+    import o4_magics
+
+    reply = o4_magics.ask("hi [[no-usage]]", model="openai/gpt-4o-mini")
+    models = [r for r in o4_emulator.requests if r.path.endswith("/models")]
+    assert len(models) == 1
+    catalog = {m["id"]: m for m in __import__("json").loads(
+        __import__("urllib.request").request.urlopen(o4_emulator.base_url + "/models").read())["data"]}
+    pricing = catalog["openai/gpt-4o-mini"]["pricing"]
+    expected = reply.usage.prompt_tokens * float(pricing["prompt"]) + reply.usage.completion_tokens * float(
+        pricing["completion"])
+    assert reply.usage.cost_source == "estimated"
+    assert reply.cost == pytest.approx(expected)
+    o4_magics.ask("again [[no-usage]]", model="openai/gpt-4o-mini")
+    sdk_fetches = [r for r in o4_emulator.requests
+                   if r.path.endswith("/models") and "urllib" not in r.headers.get("user-agent", "")]
+    assert len(sdk_fetches) == 1  # fetched once per session (the other fetch was this test's own urllib)
+
+
+def test_oversized_prompt_refused_before_sending(shell, o4_emulator):
+    shell.user_ns["huge"] = "lorem ipsum dolor sit amet " * 60_000
+    result, captured = shell.run("%o4 --no-interp " + "word " * 10 + "\n")
+    assert result.success
+    result, captured = shell.run("import o4_magics\ntry:\n    o4_magics.ask(huge)\nexcept Exception as e:\n    err = e")
+    error = shell.user_ns["err"]
+    assert "beyond openai/o4-mini's 200,000-token context" in str(error)
+    assert len(o4_emulator.chat_requests) == 1
+
+
+def test_retries_shown_in_footer(shell, magics, o4_emulator):
+    magics.max_retries = 2
+    _, captured = shell.run("%o4 busy [[status:503:times=1]]")
+    assert "after 1 retry" in final_markdown(captured)
