@@ -264,7 +264,11 @@ def run(
         if replayed is not None:
             return replayed
     key = session.require_key()
-    check_before_sending(session, spec, prompt_estimate(kwargs["messages"]))
+    try:
+        check_before_sending(session, spec, prompt_estimate(kwargs["messages"]))
+    except ConfigError as refusal:  # the ledger shows refused calls too (cost 0), then the user sees why
+        session.record(ledger_row(session, spec, Reply("", spec.model, status="refused", error=str(refusal))))
+        raise
     started = time.monotonic()
     call = StreamingCall(session.client(key), kwargs, session.pool.attempts).start()
     error: O4Error | None = None

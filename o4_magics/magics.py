@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, needs_local_scope, no_var_expand
+from IPython.core.magic import (
+    Magics,
+    line_cell_magic,
+    line_magic,
+    magics_class,
+    needs_local_scope,
+    no_var_expand,
+)
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from .config import O4Settings
@@ -179,3 +186,12 @@ class O4Magics(Magics, O4Settings):
         self.session.set_api_key(key)
         print("o4: key kept in memory for this kernel.")
 
+
+def _append_usage_help() -> None:
+    """Give ``%o4_usage?`` the generated help of its options (declared beside the panel)."""
+    from .widgets.usage_panel import usage_arguments
+
+    O4Magics.o4_usage.__doc__ = f"{O4Magics.o4_usage.__doc__}\n{usage_arguments.__doc__}"
+
+
+_append_usage_help()

@@ -6,7 +6,6 @@ import base64
 import io
 
 import pytest
-
 from conftest import final_markdown
 
 

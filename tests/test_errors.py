@@ -6,7 +6,6 @@ import _thread
 import threading
 
 import pytest
-
 from conftest import TEST_KEY, final_markdown
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 
 import pytest
-
 from conftest import TEST_KEY, final_markdown
 
 # marker, ledger status, what the message must say

@@ -1,0 +1,299 @@
+"""The ``%o4_usage`` magic and its live ipywidgets panel: totals, budget bar, per-model table, recent calls.
+
+The figures and their HTML come from ``usage_tables``; ipywidgets is imported only when a panel is built.
+Terminal IPython gets the same figures as a plain text table.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from ..ledger import to_timestamp
+from ..render import is_terminal
+from .usage_tables import (
+    UsageFigures,
+    budget_html,
+    budget_level,
+    gather,
+    header_html,
+    models_html,
+    notebooks_html,
+    recent_html,
+    text_report,
+    totals_html,
+)
+
+#: Refreshes caused by finished calls are at most this frequent; a burst always ends with one last refresh.
+MIN_REFRESH_INTERVAL_S = 0.25
+
+
+# -- the magic -----------------------------------------------------------------------------------------------
+
+
+@magic_arguments(name="o4_usage")
+@argument(
+    "--csv", metavar="PATH", help="Write the matching calls to a CSV file instead of showing the panel."
+)
+@argument("--since", metavar="DATE", help="Only calls from this ISO date or datetime on (local time).")
+@argument("--all", action="store_true", dest="all_notebooks", help="Every notebook on this machine.")
+def usage_arguments(line: str = "") -> None:
+    """``%o4_usage [--all] [--since DATE] [--csv PATH]``: the arguments of the usage magic."""
+
+
+def usage_magic(magics: Any, line: str) -> None:
+    """Run ``%o4_usage``: export a CSV, print a text table (terminal IPython) or display a live panel."""
+    args = parse_argstring(usage_arguments, line)
+    since = parse_since(args.since)
+    session = magics.session
+    notebook = session.notebook()
+    if args.csv:
+        export_csv(session.ledger, args.csv, None if args.all_notebooks else notebook, since)
+        return None
+    if is_terminal(magics.shell):
+        figures = gather(session.ledger, notebook, args.all_notebooks, since, magics.budget_usd)
+        print(text_report(figures))
+        return None
+    from IPython.display import display
+
+    panel = UsagePanel(
+        session,
+        notebook=notebook,
+        all_notebooks=args.all_notebooks,
+        since=since,
+        budget_usd=lambda: magics.budget_usd,  # read at each refresh, so %config changes show up
+    )
+    display(panel.widget)
+    return None
+
+
+def unquote(text: str) -> str:
+    """A value without the quotes IPython's argument splitting leaves on it (``--since "2025-06-01 14:00"``)."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def parse_since(text: str | None) -> str | None:
+    """``--since``'s value as ledger time text, or a one-line ``UsageError`` if it is not a date."""
+    if text is None:
+        return None
+    try:
+        return to_timestamp(unquote(text))
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r} is not a date: use an ISO date or datetime, e.g. 2025-06-01 or 2025-06-01T14:30."
+        ) from None
+
+
+def export_csv(ledger: Any, path_text: str, notebook: str | None, since: str | None) -> int:
+    """Write the matching ledger rows to ``path_text`` and say how many, and where; return the count."""
+    path = Path(unquote(path_text)).expanduser()
+    try:
+        count = ledger.export_csv(path, notebook=notebook, since=since)
+    except OSError as exc:
+        raise UsageError(f"could not write {path}: {exc.strerror or exc}") from None
+    print(f"o4: wrote {count} call{'' if count == 1 else 's'} to {path.resolve()}")
+    return count
+
+
+# -- the live panel ------------------------------------------------------------------------------------------
+
+
+class _PanelListener:
+    """A ``session.listeners`` entry that holds its panel weakly and drops out once the panel is closed or gone."""
+
+    def __init__(self, panel: UsagePanel, listeners: list[Callable[[Any], None]]) -> None:
+        self._panel = weakref.ref(panel)
+        self._listeners = listeners
+
+    def __call__(self, row: Any) -> None:
+        panel = self._panel()
+        if panel is None or panel.closed:
+            self.remove()
+            return
+        panel.request_refresh()
+
+    def remove(self) -> None:
+        """Leave the session's listeners (once is enough; later calls do nothing)."""
+        try:
+            self._listeners.remove(self)
+        except ValueError:
+            pass
+
+
+class UsagePanel:
+    """The ``%o4_usage`` widget: totals, budget bar, per-model and per-notebook tables, recent calls, live.
+
+    ``widget`` is the root ipywidgets box. The panel refreshes itself whenever the session records a call (at
+    most every ``MIN_REFRESH_INTERVAL_S``, a burst ending with one last refresh); ``widget.close()`` or
+    ``close()`` stops that. ``budget_usd`` is a cap in USD, or a callable read at each refresh.
+    """
+
+    def __init__(
+        self,
+        session: Any,
+        notebook: str | None = None,
+        all_notebooks: bool = False,
+        since: Any = None,
+        budget_usd: float | Callable[[], float | None] | None = None,
+        min_interval_s: float = MIN_REFRESH_INTERVAL_S,
+    ) -> None:
+        import ipywidgets as widgets
+
+        self.session = session
+        self.notebook = notebook if notebook is not None else session.notebook()
+        self.all_notebooks = all_notebooks
+        self.since = to_timestamp(since) if since is not None else None
+        self._budget = budget_usd
+        self.min_interval_s = min_interval_s
+        self.figures: UsageFigures | None = None
+        self.refreshes = 0
+        self.closed = False
+        self.last_error: BaseException | None = None
+        self._refresh_lock = threading.Lock()
+        self._schedule_lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._last_refresh = 0.0
+
+        self.header = widgets.HTML()
+        self.totals_html = widgets.HTML()
+        self.budget_bar = widgets.FloatProgress(
+            value=0.0, min=0.0, max=1.0, description="budget", layout=widgets.Layout(width="260px")
+        )
+        self.budget_label = widgets.HTML()
+        self.budget_box = widgets.HBox(
+            [self.budget_bar, self.budget_label], layout=widgets.Layout(display="none")
+        )
+        self.notebooks_html = widgets.HTML()
+        self.models_html = widgets.HTML()
+        self.recent_html = widgets.HTML()
+        self.children = [
+            self.header,
+            self.totals_html,
+            self.budget_box,
+            self.notebooks_html,
+            self.models_html,
+            self.recent_html,
+        ]
+        self.widget = widgets.VBox(self.children, layout=widgets.Layout(padding="2px 4px"))
+        self.widget.add_class("o4-usage-panel")
+        self.widget._o4_usage_panel = self  # the widget registry keeps the panel alive until it is closed
+        self.widget.observe(self._on_comm_change, names="comm")
+        self.refresh()
+        self._listener = _PanelListener(self, session.listeners)
+        session.listeners.append(self._listener)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- readable state ----------------------------------------------------------------------------------
+    @property
+    def budget_usd(self) -> float | None:
+        """The cap shown by the budget bar, or None (no bar)."""
+        value = self._budget() if callable(self._budget) else self._budget
+        return None if value is None else float(value)
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        """Calls, tokens by kind and ``cost_usd`` as last shown."""
+        return dict(self.figures.totals) if self.figures else {}
+
+    @property
+    def per_model(self) -> list[dict[str, Any]]:
+        """Totals per model as last shown, most expensive first."""
+        return list(self.figures.per_model) if self.figures else []
+
+    @property
+    def per_notebook(self) -> list[dict[str, Any]]:
+        """Calls and cost per notebook as last shown (``--all`` only; else empty)."""
+        return list(self.figures.per_notebook) if self.figures else []
+
+    @property
+    def recent(self) -> list[Any]:
+        """The recent calls shown (``UsageRow``), newest first."""
+        return list(self.figures.recent) if self.figures else []
+
+    # -- refreshing --------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Read the ledger's aggregates and redraw every part now."""
+        with self._refresh_lock:
+            if self.closed:
+                return
+            self._last_refresh = time.monotonic()
+            figures = gather(
+                self.session.ledger, self.notebook, self.all_notebooks, self.since, self.budget_usd
+            )
+            self.figures = figures
+            self.header.value = header_html(figures)
+            self.totals_html.value = totals_html(figures)
+            self._draw_budget(figures)
+            self.notebooks_html.value = notebooks_html(figures)
+            self.models_html.value = models_html(figures)
+            self.recent_html.value = recent_html(figures)
+            self.refreshes += 1
+
+    def _draw_budget(self, figures: UsageFigures) -> None:
+        if figures.budget_usd is None:
+            self.budget_box.layout.display = "none"
+            return
+        cap = max(figures.budget_usd, 0.0)
+        self.budget_bar.max = cap
+        self.budget_bar.value = min(figures.budget_spent, cap)
+        self.budget_bar.bar_style = budget_level(figures.budget_spent, figures.budget_usd)
+        self.budget_label.value = budget_html(figures)
+        self.budget_box.layout.display = "flex"
+
+    def request_refresh(self) -> None:
+        """Refresh now, or when ``min_interval_s`` has passed since the last refresh (a burst coalesces)."""
+        with self._schedule_lock:
+            if self.closed or self._timer is not None:
+                return  # a refresh is already due, and it will read this call too
+            wait = self._last_refresh + self.min_interval_s - time.monotonic()
+            if wait > 0:
+                self._timer = threading.Timer(wait, self._timed_refresh)
+                self._timer.daemon = True
+                self._timer.start()
+                return
+        self._safe_refresh()
+
+    def _timed_refresh(self) -> None:
+        with self._schedule_lock:
+            self._timer = None
+        self._safe_refresh()
+
+    def _safe_refresh(self) -> None:
+        try:
+            self.refresh()
+        except Exception as exc:  # a panel that cannot redraw keeps its last figures and never breaks a call
+            self.last_error = exc
+
+    # -- closing -----------------------------------------------------------------------------------------
+    def _on_comm_change(self, change: dict[str, Any]) -> None:
+        if change["new"] is None:
+            self.close()
+
+    def close(self) -> None:
+        """Stop listening and close the widgets (also done by ``widget.close()``)."""
+        with self._schedule_lock:
+            if self.closed:
+                return
+            self.closed = True
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        self._listener.remove()
+        for part in (*self.children, self.budget_bar, self.budget_label):
+            for owned in (getattr(part, "layout", None), getattr(part, "style", None), part):
+                if owned is not None:
+                    owned.close()
+        self.widget.layout.close()
+        self.widget.close()
