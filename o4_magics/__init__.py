@@ -17,9 +17,8 @@ if TYPE_CHECKING:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext o4_magics``)."""
-    from .magics import O4Magics
-
     from .capture import DisplayCapture
+    from .magics import O4Magics
 
     magics = O4Magics(shell=ipython)
     magics.capture = DisplayCapture(ipython)
