@@ -136,14 +136,19 @@ class O4Magics(Magics, O4Settings):
     def o4_chat(self, line: str = "") -> Any:
         """Show an inline chat with o4-mini that shares this notebook's conversation with %%o4.
 
-        Usage: ``%o4_chat [-t THREAD] [-m MODEL] [-e {low,medium,high}]``. Enter sends, Shift+Enter adds a
-        line, Stop cancels a streaming reply (what streamed is kept). The chat uses the notebook's main
+        Usage: ``%o4_chat [-t THREAD] [-m MODEL] [-e {low,medium,high}]``. Enter sends; the ¶ button
+        switches to a multi-line box where the Send button sends. Stop cancels a streaming reply (what
+        streamed is kept, marked stopped). The chat uses the notebook's main
         thread unless given -t, so a question asked with %%o4 can be followed up here, and the reverse.
         """
         from .widgets.chat import chat_magic
 
         return self._guarded(chat_magic, self, line)
 
+    @magic_arguments()
+    @argument("--csv", metavar="PATH", help="Write the matching calls to a CSV file instead of showing the panel.")
+    @argument("--since", metavar="DATE", help="Only calls from this ISO date or datetime on (local time).")
+    @argument("--all", action="store_true", dest="all_notebooks", help="Every notebook on this machine.")
     @line_magic
     def o4_usage(self, line: str = "") -> Any:
         """Show this notebook's o4-magics usage: calls, tokens, cost, budget, per model, recent calls.
@@ -186,12 +191,3 @@ class O4Magics(Magics, O4Settings):
         self.session.set_api_key(key)
         print("o4: key kept in memory for this kernel.")
 
-
-def _append_usage_help() -> None:
-    """Give ``%o4_usage?`` the generated help of its options (declared beside the panel)."""
-    from .widgets.usage_panel import usage_arguments
-
-    O4Magics.o4_usage.__doc__ = f"{O4Magics.o4_usage.__doc__}\n{usage_arguments.__doc__}"
-
-
-_append_usage_help()

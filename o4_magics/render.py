@@ -32,7 +32,7 @@ def footer_text(reply: Any, *, base_url: str = OPENROUTER_BASE_URL, budget_note:
         reply.model,
         f"{usage.prompt_tokens:,} in ({usage.cached_tokens:,} cached)",
         f"{usage.completion_tokens:,} out ({usage.reasoning_tokens:,} reasoning)",
-        f"${usage.cost_usd:.5f}" + ("" if usage.cost_source == "openrouter" else f" {usage.cost_source}"),
+        f"${usage.cost_usd:.5f}" + (" estimated" if usage.cost_source == "estimated" else ""),
         f"{reply.latency_s:.1f} s",
     ]
     if reply.finish_reason == "length":
@@ -59,8 +59,6 @@ class MarkdownView:
     """Streams a reply into one ``display_id`` output as markdown; the final render adds the footer."""
 
     def __init__(self, *, base_url: str = OPENROUTER_BASE_URL, mode: str = "markdown", budget_note: str = "") -> None:
-        from IPython.display import display
-
         self.base_url = base_url
         self.mode = mode  # markdown | text
         self.budget_note = budget_note
@@ -68,7 +66,7 @@ class MarkdownView:
         self.bytes_sent = 0
         self._shown_second = -1
         self._drawn_size = 0
-        self._handle = display(self._bundle("*thinking…*", ""), raw=True, display_id=True)
+        self._handle: Any = None  # displayed at the first draw, so a call refused up front leaves no output
 
     def _bundle(self, markdown_text: str, plain_text: str) -> dict[str, str]:
         if self.mode == "text":
@@ -81,7 +79,12 @@ class MarkdownView:
         bundle = self._bundle(markdown_text, plain_text)
         self.updates += 1
         self.bytes_sent += sum(len(value) for value in bundle.values())
-        self._handle.update(bundle, raw=True)
+        if self._handle is None:
+            from IPython.display import display
+
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
 
     def thinking(self, elapsed: float) -> None:
         second = int(elapsed)

@@ -6,13 +6,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .context.tokens import estimate_image_tokens, estimate_tokens
-
 MAIN_THREAD = "main"
 
 
 def message_tokens(message: dict[str, Any]) -> int:
     """Estimated prompt tokens of one chat message (text parts and images; 4 tokens of framing)."""
+    from .context.tokens import estimate_image_tokens, estimate_tokens  # not at %load_ext time
+
     content = message.get("content")
     if isinstance(content, str):
         return 4 + estimate_tokens(content)

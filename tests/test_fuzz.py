@@ -68,7 +68,8 @@ def test_interpolation_never_runs_code(prompt):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(max_size=60))
 def test_magic_dry_run_never_tracebacks(shell, o4_emulator, text):
-    result, captured = shell.run("%o4 --dry-run " + text.replace("\n", " "))
+    one_line = " ".join(text.splitlines())  # \r, \x0b, \u2028... would start a new Python line in the cell
+    result, captured = shell.run("%o4 --dry-run " + one_line)
     output = captured.stdout + captured.stderr
     assert "Traceback" not in output
     assert o4_emulator.chat_requests == []

@@ -21,8 +21,9 @@ def test_cell_magic_streams_markdown_with_footer(shell, o4_emulator):
     footer = rendered.rsplit("<sub>", 1)[1]
     assert "openai/o4-mini" in footer and "$0.0" in footer and " in (" in footer and "reasoning" in footer
     assert "via 127.0.0.1" in footer  # clearly not OpenRouter
-    # one display, updated in place: the first output is new, all others are updates of it
-    assert captured.outputs[0].update is False if hasattr(captured.outputs[0], "update") else True
+    # one display, updated in place: the first output is new, all others are updates of the same display id
+    assert [out.update for out in captured.outputs] == [False] + [True] * (len(captured.outputs) - 1)
+    assert len({out.transient["display_id"] for out in captured.outputs}) == 1
 
 
 def test_request_on_the_wire(shell, o4_emulator):
@@ -134,6 +135,12 @@ def test_format_text_and_out(shell, o4_emulator):
     _, captured = shell.run("%o4 -f text -o txt hello")
     assert not markdown_outputs(captured)
     assert shell.user_ns["txt"].startswith("#")
+
+
+def test_refused_call_leaves_no_stale_thinking_line(shell, o4_emulator, monkeypatch):
+    monkeypatch.delenv("OPENROUTER_API_KEY")
+    _, captured = shell.run("%o4 hello")
+    assert captured.outputs == []
 
 
 def test_dry_run_sends_nothing(shell, o4_emulator):

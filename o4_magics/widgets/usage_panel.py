@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import parse_argstring
 
 from ..ledger import to_timestamp
 from ..render import is_terminal
@@ -38,19 +38,9 @@ MIN_REFRESH_INTERVAL_S = 0.25
 # -- the magic -----------------------------------------------------------------------------------------------
 
 
-@magic_arguments(name="o4_usage")
-@argument(
-    "--csv", metavar="PATH", help="Write the matching calls to a CSV file instead of showing the panel."
-)
-@argument("--since", metavar="DATE", help="Only calls from this ISO date or datetime on (local time).")
-@argument("--all", action="store_true", dest="all_notebooks", help="Every notebook on this machine.")
-def usage_arguments(line: str = "") -> None:
-    """``%o4_usage [--all] [--since DATE] [--csv PATH]``: the arguments of the usage magic."""
-
-
 def usage_magic(magics: Any, line: str) -> None:
     """Run ``%o4_usage``: export a CSV, print a text table (terminal IPython) or display a live panel."""
-    args = parse_argstring(usage_arguments, line)
+    args = parse_argstring(magics.o4_usage, line)  # the options are declared on the magic, for %o4_usage?
     since = parse_since(args.since)
     session = magics.session
     notebook = session.notebook()

@@ -1,0 +1,330 @@
+"""The chat widget's look: its widgets, message bubbles, the streaming view of a reply, status, picker entries.
+
+Everything here draws by assigning an ``Output`` widget's ``outputs`` trait (never ``with out:``), because a
+reply streams from a worker thread, where ``with out:`` would capture the wrong cell's output or none at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import threading
+import types
+from typing import Any
+
+import ipywidgets as w
+
+from ..markdown import close_open_fence, jupyter_math
+from ..render import OPENROUTER_BASE_URL, footer_text, redraw_due
+
+#: Bubble look by kind: header colour, border, alignment in the transcript, margin (users right, replies left).
+BUBBLES = {
+    "user": ("#1f5fa8", "1px solid #9ec5f0", "flex-end", "4px 0 4px 15%"),
+    "assistant": ("#2e7d32", "1px solid #cfd8dc", "flex-start", "4px 15% 4px 0"),
+    "notice": ("#6d6d6d", "1px dashed #bdbdbd", "center", "4px 0"),
+}
+#: How much of a user message the transcript shows (attached blocks can be long; all of it is sent).
+ELSEWHERE_MAX_CHARS = 3000
+#: Picker entries that are not variables.
+NOTHING = ""
+LAST_IMAGE = "\x00last-image"
+_HIDDEN_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "open"}
+_MISSING = object()
+_FIRST_KINDS = ("DataFrame", "Series", "LazyFrame", "Figure", "SubFigure", "Axes", "Image")
+
+
+def markdown_output(markdown: str, plain: str = "") -> dict[str, Any]:
+    """One ``display_data`` output (as an ``Output`` widget stores it) showing ``markdown``."""
+    data = {"text/markdown": markdown}
+    if plain:
+        data["text/plain"] = plain
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
+def escape_dollars(text: str) -> str:
+    """Keep ``$0.01 … $5`` from rendering as math in Jupyter's markdown."""
+    return text.replace("$", "\\$")
+
+
+def error_markdown(message: str) -> str:
+    return f"⚠️ {escape_dollars(message)}"
+
+
+def bubble(kind: str, title: str) -> tuple[w.VBox, w.Output]:
+    """A message: a small coloured header (``You`` / ``o4-mini``) over an Output holding its markdown."""
+    color, border, align, margin = BUBBLES[kind]
+    header = w.HTML(f'<b style="color:{color};font-size:0.85em">{html.escape(title)}</b>')
+    body = w.Output(layout=w.Layout(padding="0 4px"))
+    width = "100%" if kind == "notice" else "85%"
+    # flex 0 0 auto: in the fixed-height transcript, bubbles must not shrink to fit (their text would be cut)
+    look = w.Layout(
+        border=border, padding="2px 8px", margin=margin, align_self=align, max_width=width, flex="0 0 auto"
+    )
+    box = w.VBox([header, body], layout=look)
+    box.add_class(f"o4-chat-{kind}")
+    return box, body
+
+
+def model_label(model: str) -> str:
+    """``openai/o4-mini`` → ``o4-mini``."""
+    return model.rsplit("/", 1)[-1] or model
+
+
+class MessageView:
+    """The core's ``View`` for one chat reply: thinking time, then throttled text, then text and footer."""
+
+    def __init__(self, out: w.Output, *, base_url: str = OPENROUTER_BASE_URL) -> None:
+        self.out = out
+        self.base_url = base_url
+        self.updates = 0
+        self.final: dict[str, Any] | None = None
+        self._shown_second = -1
+        self._drawn_size = 0
+
+    def _draw(self, *outputs: dict[str, Any]) -> None:
+        self.updates += 1
+        self.out.outputs = outputs
+
+    def thinking(self, elapsed: float) -> None:
+        second = int(elapsed)
+        if second != self._shown_second:
+            self._shown_second = second
+            self._draw(markdown_output(f"*thinking… {second} s*"))
+
+    def due(self, size: int, seconds_since: float) -> bool:
+        return redraw_due(size, self._drawn_size, seconds_since)
+
+    def text(self, text_so_far: str) -> None:
+        self._drawn_size = len(text_so_far)
+        self._draw(markdown_output(close_open_fence(jupyter_math(text_so_far)) + " ▌"))
+
+    def finish(self, reply: Any) -> None:
+        stopped = reply.status == "interrupted"
+        shown = dataclasses.replace(reply, status="ok") if stopped else reply
+        footer = footer_text(shown, base_url=self.base_url) + (" · ⏹ stopped" if stopped else "")
+        body = reply.text or (
+            "*(the model returned an empty reply)*" if reply.status in ("ok", "cached") else ""
+        )
+        markdown = close_open_fence(jupyter_math(body)) if body else ""
+        self.final = markdown_output(
+            f"{markdown}\n\n<sub>{escape_dollars(footer)}</sub>".lstrip(),
+            f"{reply.text}\n\n{footer}".lstrip(),
+        )
+        self._draw(self.final)
+
+    def fail(self, message: str, partial: bool) -> None:
+        """Show an error under what streamed (or alone when nothing did)."""
+        shown = (self.final,) if partial and self.final is not None else ()
+        self._draw(*shown, markdown_output(error_markdown(message), message))
+
+
+class ChatLayout:
+    """The chat's widgets and their look; ``ChatWidget`` adds the behaviour (send, stop, new conversation)."""
+
+    def __init__(self, title: str, choices: list[tuple[str, str]], idle_status: str) -> None:
+        self._lock = threading.RLock()
+        self._bubbles: list[w.Box] = []
+        # The transcript is a scrolling column laid out bottom-up (column-reverse, children newest first):
+        # browsers keep such a box scrolled to its newest message, which ipywidgets cannot do otherwise.
+        self.transcript = w.VBox(
+            layout=w.Layout(flex_flow="column-reverse", overflow="auto", max_height="460px", padding="4px")
+        )
+        # Enter sends: ipywidgets 8 gives Python no key events, and a Textarea reports none at all. A one-line
+        # Text does send a "submit" message on Enter, which we receive with on_msg (Text.on_submit wraps the
+        # same message but is deprecated). We do not use continuous_update=False + observe, the documented
+        # replacement, because it also fires when the box loses focus: picking a variable to attach would
+        # send the half-written question. For several lines, the ¶ toggle swaps in a Textarea, where Enter
+        # adds a line and the Send button sends. Both boxes sync every keystroke, so Send sees the text.
+        grow = w.Layout(flex="1 1 auto", width="auto")
+        self.line = w.Text(placeholder="Ask o4-mini… Enter sends · ¶ for several lines", layout=grow)
+        self.line.on_msg(self._on_line_msg)
+        self.box = w.Textarea(
+            placeholder="Several lines: Enter adds a line, the Send button sends · ¶ back to one line",
+            rows=4,
+            layout=w.Layout(flex="1 1 auto", width="auto"),
+        )
+        self.multiline = w.ToggleButton(
+            description="¶", tooltip="Write several lines", layout=w.Layout(width="40px")
+        )
+        self.multiline.observe(self._on_multiline, "value")
+        self.input_slot = w.HBox([self.line], layout=w.Layout(flex="1 1 auto"))
+        self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane")
+        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
+        self.new_button = w.Button(
+            description="New conversation", icon="refresh", tooltip="Start this thread afresh"
+        )
+        for button, width in (
+            (self.send_button, "90px"),
+            (self.stop_button, "80px"),
+            (self.new_button, "auto"),
+        ):
+            button.layout.width = width
+        self.send_button.on_click(lambda _: self.send())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.new_button.on_click(lambda _: self.new_conversation())
+        self.picker = w.Dropdown(
+            options=choices,
+            value=NOTHING,
+            tooltip="Attach to the next message",
+            layout=w.Layout(width="300px"),
+        )
+        self.status = w.HTML(idle_status)
+        self.widget = w.VBox(
+            [
+                w.HTML(f'<span style="font-size:0.85em;color:#555">{title}</span>'),
+                self.transcript,
+                w.HBox([self.input_slot, self.multiline, self.send_button, self.stop_button]),
+                w.HBox([self.picker, self.new_button]),
+                self.status,
+            ],
+            layout=w.Layout(border="1px solid #e0e0e0", padding="6px", width="100%"),
+        )
+
+    # -- what subclasses do --------------------------------------------------------------------------------
+    def send(self) -> Any:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def new_conversation(self) -> None:
+        raise NotImplementedError
+
+    # -- input -----------------------------------------------------------------------------------------------
+    @property
+    def input(self) -> w.Text | w.Textarea:
+        """The text box in use (one line, or several after the ¶ toggle)."""
+        return self.box if self.multiline.value else self.line
+
+    def _on_multiline(self, change: dict) -> None:
+        source, target = (self.line, self.box) if change["new"] else (self.box, self.line)
+        target.value, source.value = source.value, ""
+        self.input_slot.children = (target,)
+
+    def _on_line_msg(self, _widget: Any, content: dict, _buffers: Any) -> None:
+        if content.get("event") == "submit":
+            self.send()
+
+    def set_busy(self, busy: bool) -> None:
+        """While a reply streams: Send and New conversation off, Stop on."""
+        self.send_button.disabled = self.new_button.disabled = busy
+        self.stop_button.disabled = not busy
+
+    def set_choices(self, choices: list[tuple[str, str]]) -> None:
+        """New picker entries, keeping the pick if it is still there."""
+        if choices != list(self.picker.options):
+            keep = self.picker.value
+            self.picker.options = choices
+            self.picker.value = keep if keep in {value for _, value in choices} else NOTHING
+
+    # -- the transcript --------------------------------------------------------------------------------------
+    def add(self, kind: str, title: str, *outputs: dict[str, Any]) -> w.Output:
+        """Append a message (``user``, ``assistant`` or ``notice``); return its Output for later drawing."""
+        box, out = bubble(kind, title)
+        out.outputs = outputs
+        with self._lock:
+            self._bubbles.append(box)
+            self.transcript.children = tuple(reversed(self._bubbles))
+        return out
+
+    def notice(self, markdown: str) -> None:
+        """A short grey message (an attachment that failed, a restart elsewhere)."""
+        self.add("notice", "o4", markdown_output(markdown))
+
+    def clear(self) -> None:
+        with self._lock:
+            for box in self._bubbles:
+                for part in (*box.children, box):
+                    part.close()
+            self._bubbles = []
+            self.transcript.children = ()
+
+    def messages(self) -> list[tuple[str, str]]:
+        """The transcript as (kind, markdown) pairs, oldest first (for tests and scripts)."""
+        found = []
+        for box in list(self._bubbles):
+            kind = next(c for c in box._dom_classes if c.startswith("o4-chat-")).removeprefix("o4-chat-")
+            texts = [out["data"].get("text/markdown", "") for out in box.children[1].outputs if "data" in out]
+            found.append((kind, "\n\n".join(texts)))
+        return found
+
+    def close_widgets(self) -> None:
+        self.clear()
+        self.widget.close()
+
+
+def status_line(row: Any, total_usd: float, calls: int) -> str:
+    """The status line's HTML: the last call's tokens and cost, and the conversation's total."""
+    last = (
+        f"Last turn: {row.prompt_tokens:,} in · {row.completion_tokens:,} out "
+        f"({row.reasoning_tokens:,} reasoning) · ${(row.cost_usd or 0.0):.5f}"
+    )
+    if row.status not in ("ok", "cached"):
+        last += f" · {row.status}"
+    plural = "s" if calls != 1 else ""
+    return small(f"{last} — this conversation: ${total_usd:.5f} over {calls} call{plural}")
+
+
+def small(text: str) -> str:
+    """Status-line HTML for ``text``."""
+    return f'<span style="font-size:0.85em;color:#555">{html.escape(text)}</span>'
+
+
+def idle_status(turns: int) -> str:
+    return small(
+        f"{turns} earlier turn{'s' if turns != 1 else ''} in this thread." if turns else "No calls yet."
+    )
+
+
+def content_text(content: Any) -> str:
+    """A user message's content as markdown for the transcript: line breaks kept, images as a short note."""
+    if isinstance(content, str):
+        text = content
+    else:
+        pieces = []
+        for part in content or []:
+            if part.get("type") == "text":
+                pieces.append(part.get("text", ""))
+            elif part.get("type") == "image_url":
+                pieces.append("*📎 image*")
+        text = "\n\n".join(pieces)
+    if len(text) > ELSEWHERE_MAX_CHARS:
+        text = text[:ELSEWHERE_MAX_CHARS] + "\n\n*… (cut here; the whole message was sent)*"
+    return text.replace("\n", "  \n")  # keep the user's line breaks (markdown would join the lines)
+
+
+def _kind_rank(value: Any) -> int:
+    """0 for dataframes, series and figures (listed first), 1 for everything else."""
+    return 0 if any(cls.__name__ in _FIRST_KINDS for cls in type(value).__mro__) else 1
+
+
+def _describe_kind(value: Any) -> str:
+    kind = type(value).__name__
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and shape:
+        return f"{kind} {'×'.join(str(n) for n in shape)}"
+    if isinstance(value, (list, tuple, dict, set, str)):
+        return f"{kind}, {len(value):,}"
+    return kind
+
+
+def _listable(name: str, value: Any, hidden: dict[str, Any]) -> bool:
+    """Like ``%who``: no ``_`` names, nothing IPython put there itself, no modules, classes or builtins."""
+    if name.startswith("_") or name in _HIDDEN_NAMES or hidden.get(name, _MISSING) is value:
+        return False
+    return not isinstance(value, (types.ModuleType, type, types.BuiltinFunctionType))
+
+
+def variable_choices(
+    user_ns: dict[str, Any] | None, hidden: dict[str, Any] | None = None
+) -> list[tuple[str, str]]:
+    """The picker's entries: nothing, the last displayed image, then the notebook's variables."""
+    found = [
+        (_kind_rank(value), name, _describe_kind(value))
+        for name, value in list((user_ns or {}).items())
+        if _listable(name, value, hidden or {})
+    ]
+    found.sort(key=lambda item: (item[0], item[1].lower()))
+    return [("attach to the next message…", NOTHING), ("last displayed image", LAST_IMAGE)] + [
+        (f"{name} ({kind})", name) for _, name, kind in found
+    ]

@@ -1,0 +1,258 @@
+"""The %o4_chat widget driven as a frontend would: type, click Send/Stop, read the transcript and the wire."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import TEST_KEY
+
+from o4_magics.widgets.chat import ChatWidget
+from o4_magics.widgets.chat_view import LAST_IMAGE, NOTHING
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.fixture
+def make_chat(magics, shell):
+    made = []
+
+    def make(**options):
+        chat = ChatWidget(
+            magics.session, capture=getattr(magics, "capture", None), user_ns=shell.user_ns, **options
+        )
+        made.append(chat)
+        return chat
+
+    yield make
+    for chat in made:
+        chat.close()
+        chat.wait(5)
+
+
+def type_and_send(chat, text):
+    chat.input.value = text
+    chat.send_button.click()
+    assert chat.wait(10), "the reply did not finish"
+
+
+def wait_for(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
+
+
+def user_contents(emulator):
+    return [m["content"] for m in emulator.chat_requests[-1].body["messages"] if m["role"] == "user"]
+
+
+def test_chat_continues_a_magic_conversation_and_the_magic_sees_the_chat(
+    shell, magics, make_chat, o4_emulator
+):
+    shell.run("%%o4\nWhat is a p-value?")
+    chat = make_chat()
+    assert chat.messages()[0] == ("user", "What is a p-value?")  # the thread's turns are shown at creation
+    assert chat.messages()[1][0] == "assistant" and chat.messages()[1][1].startswith("#")
+
+    type_and_send(chat, "give an example")
+    body = o4_emulator.chat_requests[-1].body
+    assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
+    assert user_contents(o4_emulator) == ["What is a p-value?", "give an example"]
+    assert body["stream"] is True and body["model"] == "openai/o4-mini"
+    kinds = [kind for kind, _ in chat.messages()]
+    assert kinds == ["user", "assistant", "user", "assistant"]
+    reply = chat.messages()[-1][1]
+    assert reply.startswith("#") and "<sub>" in reply and "\\$0.0" in reply and "▌" not in reply
+    assert chat.input.value == "" and not chat.send_button.disabled and chat.stop_button.disabled
+
+    history = magics.session.threads.history("main", 100_000)
+    assert [m["content"] for m in history if m["role"] == "user"] == ["What is a p-value?", "give an example"]
+    row = magics.session.ledger.recent(limit=1)[0]
+    assert row.source == "chat" and row.thread == "main" and row.status == "ok"
+    assert (
+        "Last turn:" in chat.status.value and "2 calls" in chat.status.value
+    )  # the magic's call counted too
+
+    shell.run("%%o4\nAnd a counter-example?")  # the next cell continues the chat's conversation
+    assert user_contents(o4_emulator) == ["What is a p-value?", "give an example", "And a counter-example?"]
+    assert chat.messages()[-2] == ("user", "And a counter-example?")  # appended to the transcript live
+
+
+def test_enter_sends_and_multiline_toggle(make_chat, o4_emulator):
+    chat = make_chat()
+    chat.line.value = "one line question"
+    chat.line._handle_custom_msg({"event": "submit"}, [])  # what the browser sends on Enter
+    assert chat.wait(10)
+    assert user_contents(o4_emulator)[-1] == "one line question"
+
+    chat.line.value = "first line"
+    chat.multiline.value = True  # the ¶ toggle: a Textarea takes the text over
+    assert chat.input is chat.box and chat.input_slot.children == (chat.box,)
+    assert chat.box.value == "first line"
+    chat.box.value += "\nsecond line"
+    type_and_send(chat, chat.box.value)
+    assert user_contents(o4_emulator)[-1] == "first line\nsecond line"
+    chat.multiline.value = False
+    assert chat.input is chat.line
+
+
+def test_stop_keeps_the_partial_reply_and_the_kernel_stays_free(shell, magics, make_chat, o4_emulator):
+    chat = make_chat(thread="slow")
+    chat.input.value = "[[slow:0.2]][[long:200]] tell me a long story"
+    chat.send_button.click()
+    assert chat.busy and chat.send_button.disabled and not chat.stop_button.disabled
+    wait_for(lambda: len(chat.messages()[-1][1].split()) >= 4)  # a few words have streamed
+
+    result, _ = shell.run("x = 1")  # another cell runs while the reply streams
+    assert result.success and shell.user_ns["x"] == 1 and chat.busy
+
+    started = time.monotonic()
+    chat.stop_button.click()
+    assert chat.wait(1.0), "Stop did not end the reply within a second"
+    assert time.monotonic() - started < 1.0
+    partial = chat.messages()[-1][1]
+    assert "⏹ stopped" in partial and "▌" not in partial
+    assert len(partial.split("<sub>")[0].split()) > 1  # what streamed is kept
+    assert chat.last_error == "" and not chat.send_button.disabled
+    assert magics.session.threads.history("slow", 100_000) == []  # a stopped reply is not part of the thread
+    assert magics.session.ledger.recent(limit=1)[0].status == "interrupted"
+
+    type_and_send(chat, "short one")
+    assert "stopped" not in chat.messages()[-1][1]
+
+
+def test_redraws_are_throttled(make_chat):
+    chat = make_chat()
+    chat.input.value = "[[slow:0.01]][[long:120]] go"
+    chat.send_button.click()
+    view = chat.last_view
+    started = time.monotonic()
+    assert chat.wait(10)
+    seconds = time.monotonic() - started
+    assert view.updates <= seconds * 10 + 5  # at most ~10 redraws a second (plus thinking ticks and the end)
+    assert len(chat.messages()[-1][1].split("<sub>")[0].split()) >= 100
+
+
+def test_two_chats_are_independent_and_same_thread_chats_share(make_chat, o4_emulator):
+    left, right = make_chat(thread="left"), make_chat(thread="right", effort="low")
+    type_and_send(left, "left question")
+    assert [kind for kind, _ in left.messages()] == ["user", "assistant"]
+    assert right.messages() == []
+    type_and_send(right, "right question")
+    assert user_contents(o4_emulator) == ["right question"]  # nothing of the left thread
+    assert o4_emulator.chat_requests[-1].body["reasoning"] == {"effort": "low"}
+
+    twin = make_chat(thread="left")
+    assert [text for _, text in twin.messages()][0] == "left question"
+    type_and_send(left, "second left")
+    assert twin.messages()[-2] == ("user", "second left")  # the twin saw the turn through the listener
+    assert [text for kind, text in left.messages() if kind == "user"] == ["left question", "second left"]
+
+
+def test_errors_are_transcript_messages_and_the_chat_stays_usable(make_chat, monkeypatch, o4_emulator):
+    chat = make_chat()
+    type_and_send(chat, "[[status:402]] hi")
+    kind, text = chat.messages()[-1]
+    assert kind == "assistant" and text.startswith("⚠️") and "Traceback" not in text
+    assert chat.last_error and chat.last_error.split()[0] in text
+    assert not chat.send_button.disabled
+
+    monkeypatch.delenv("OPENROUTER_API_KEY")
+    type_and_send(chat, "hello")
+    assert "No OpenRouter API key" in chat.messages()[-1][1]
+
+    monkeypatch.setenv("OPENROUTER_API_KEY", TEST_KEY)
+    type_and_send(chat, "hello again")
+    assert chat.messages()[-1][1].startswith("#") and chat.last_error == ""
+    assert user_contents(o4_emulator) == ["hello again"]  # failed turns are not history
+
+
+def test_new_conversation_resets_the_thread(magics, make_chat, o4_emulator):
+    chat = make_chat()
+    type_and_send(chat, "remember 42")
+    chat.new_button.click()
+    assert chat.messages() == [] and magics.session.threads.history("main", 100_000) == []
+    type_and_send(chat, "what number?")
+    assert [m["role"] for m in o4_emulator.chat_requests[-1].body["messages"]] == ["system", "user"]
+
+
+def test_picker_attaches_a_dataframe_to_the_next_message_only(shell, make_chat, o4_emulator):
+    pytest.importorskip("pandas")
+    chat = make_chat()
+    shell.run(
+        "import pandas as pd\nimport os\n_hidden = 1\nn = 3\ndf = pd.DataFrame({'height': [1.5, 1.7, 1.9]})"
+    )
+    values = [value for _, value in chat.picker.options]  # refreshed after the cell ran
+    assert values[:3] == [NOTHING, LAST_IMAGE, "df"]  # dataframes first
+    assert "n" in values and "_hidden" not in values and "os" not in values and "pd" not in values
+    assert "In" not in values and "get_ipython" not in values
+
+    chat.picker.value = "df"
+    type_and_send(chat, "What is in df?")
+    sent = user_contents(o4_emulator)[-1]
+    assert sent.startswith("What is in df?\n\n### df (") and "height" in sent
+    assert chat.picker.value == NOTHING
+    assert "📎 df" in chat.messages()[-2][1]
+    type_and_send(chat, "and now?")
+    assert user_contents(o4_emulator)[-1] == "and now?"
+
+
+def test_picker_attaches_the_last_displayed_image(shell, magics, make_chat, o4_emulator):
+    pytest.importorskip("PIL")
+    if getattr(magics, "capture", None) is None:
+        pytest.skip("display capture not installed")
+    chat = make_chat()
+    chat.picker.value = LAST_IMAGE
+    type_and_send(chat, "describe the plot")  # nothing displayed yet: a notice, nothing sent
+    assert o4_emulator.chat_requests == [] and "no cell has displayed an image" in chat.messages()[-1][1]
+    assert chat.input.value == "describe the plot"
+
+    shell.run(
+        "import io\nfrom PIL import Image as _I\nfrom IPython.display import Image, display\n"
+        "_buf = io.BytesIO(); _I.new('RGB', (40, 30), 'red').save(_buf, 'PNG')\ndisplay(Image(_buf.getvalue()))"
+    )
+    chat.picker.value = LAST_IMAGE
+    type_and_send(chat, "describe the plot")
+    content = o4_emulator.chat_requests[-1].body["messages"][-1]["content"]
+    assert content[0] == {"type": "text", "text": "describe the plot"}
+    assert content[1]["type"] == "image_url" and content[1]["image_url"]["url"].startswith("data:image/")
+    assert "📎 last displayed image [image 40x30" in chat.messages()[-2][1]
+    assert magics.session.ledger.recent(limit=1)[0].images == 1
+
+
+def test_magic_displays_a_widget_and_rejects_bad_options(shell, magics, o4_emulator):
+    result, captured = shell.run("%o4_chat -t side -e high")
+    assert result.success
+    assert any(WIDGET_MIME in out.data for out in captured.outputs)
+    listeners = [listener for listener in magics.session.listeners if getattr(listener, "__self__", None)]
+    chat = listeners[-1].__self__
+    assert chat.thread == "side" and chat.effort == "high"
+    chat.close()
+
+    result, captured = shell.run("%o4_chat --bogus")
+    text = captured.stdout + captured.stderr
+    assert not result.success and "unrecognized arguments: --bogus" in text and "Traceback" not in text
+    result, captured = shell.run("%o4_chat -e extreme")
+    text = captured.stdout + captured.stderr
+    assert not result.success and "invalid choice" in text and "Traceback" not in text
+    assert o4_emulator.chat_requests == []
+
+
+def test_message_view_draws_thinking_once_a_second_and_marks_stopped():
+    import ipywidgets as w
+
+    from o4_magics.core import Reply
+    from o4_magics.widgets.chat_view import MessageView
+
+    out = w.Output()
+    view = MessageView(out)
+    for elapsed in (0.1, 0.5, 0.9, 1.2):
+        view.thinking(elapsed)
+    assert view.updates == 2 and out.outputs[0]["data"]["text/markdown"] == "*thinking… 1 s*"
+    view.finish(Reply(text="The answer costs $5", model="openai/o4-mini", status="interrupted"))
+    final = out.outputs[0]["data"]["text/markdown"]
+    assert final.startswith("The answer costs $5") and "⏹ stopped" in final and "interrupted" not in final
+    view.fail("Out of credits: $0.00 left.", partial=True)
+    assert [o["data"]["text/markdown"] for o in out.outputs][1] == "⚠️ Out of credits: \\$0.00 left."
