@@ -11,7 +11,7 @@ from .capture import current_cell
 from .core import CallSpec, Reply, build_request, prompt_estimate
 from .errors import O4Error
 from .pricing import prices_for
-from .render import MarkdownView, TerminalView, is_terminal
+from .render import MarkdownView, TerminalView, escape_dollars, is_terminal
 from .threads import MAIN_THREAD
 
 #: Output assumed for the estimate when --max-tokens is not set, by reasoning effort (typical, not a cap).
@@ -94,8 +94,10 @@ def dry_run_markdown(session: Any, spec: CallSpec, placeholders: dict[str, str] 
         lines += ["", f"**{message['role']}**{history}", "", _content_markdown(message["content"], placeholders)]
     lines += [
         "",
-        f"Estimate: ~{prompt_tokens:,} input tokens (${prompt_cost:.5f}) + {output_note} "
-        f"(${output_cost:.5f}) ≈ **${prompt_cost + output_cost:.5f}** with {spec.model}'s prices.",
+        escape_dollars(
+            f"Estimate: ~{prompt_tokens:,} input tokens (${prompt_cost:.5f}) + {output_note} "
+            f"(${output_cost:.5f}) ≈ **${prompt_cost + output_cost:.5f}** with {spec.model}'s prices."
+        ),
     ]
     return "\n".join(lines)
 

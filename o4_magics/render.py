@@ -48,6 +48,14 @@ def footer_text(reply: Any, *, base_url: str = OPENROUTER_BASE_URL, budget_note:
     return " · ".join(parts)
 
 
+def escape_dollars(text: str) -> str:
+    """Dollar amounts in markdown, escaped so two of them never pair up as LaTeX math.
+
+    JupyterLab needs a doubled backslash: markdown turns ``\\\\$`` into ``\\$``, which MathJax then shows
+    as a plain ``$`` (a single backslash, an HTML entity or a span do not survive; checked in Chromium)."""
+    return text.replace("$", "\\\\$")
+
+
 def redraw_due(size: int, last_size: int, seconds_since: float) -> bool:
     """Whether a streaming display should redraw now (see MIN_INTERVAL_S and GROWTH_STEP)."""
     if seconds_since < MIN_INTERVAL_S:
@@ -111,7 +119,8 @@ class MarkdownView:
             self._draw(f"{body}\n\n{footer}", f"{body}\n\n{footer}")
             return
         markdown_text = close_open_fence(jupyter_math(body)) if body else ""
-        self._draw(f"{markdown_text}\n\n<sub>{footer}</sub>".lstrip(), f"{body}\n\n{footer}".lstrip())
+        footer_markdown = escape_dollars(footer)
+        self._draw(f"{markdown_text}\n\n<sub>{footer_markdown}</sub>".lstrip(), f"{body}\n\n{footer}".lstrip())
 
 
 class TerminalView:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAIN_THREAD = "main"
+#: Turns kept per thread (only the newest that fit history_max_tokens are sent); older ones are dropped.
+MAX_TURNS_KEPT = 200
 
 
 def message_tokens(message: dict[str, Any]) -> int:
@@ -73,6 +75,7 @@ class ThreadStore:
         turn = Turn(user=user, assistant=assistant, tokens=message_tokens(user) + message_tokens(assistant))
         with self._lock:
             thread.turns.append(turn)
+            del thread.turns[:-MAX_TURNS_KEPT]
             thread.version += 1
 
     def history(self, name: str, max_tokens: int) -> list[dict[str, Any]]:

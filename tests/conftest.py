@@ -27,7 +27,8 @@ class TestShell(InteractiveShell):
 
 
 def markdown_outputs(captured) -> list[str]:
-    return [out.data["text/markdown"] for out in captured.outputs if "text/markdown" in out.data]
+    """Markdown of every display publish, with escaped dollars read as "$", as users see them."""
+    return [out.data["text/markdown"].replace("\\\\$", "$") for out in captured.outputs if "text/markdown" in out.data]
 
 
 def final_markdown(captured) -> str:

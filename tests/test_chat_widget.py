@@ -255,4 +255,4 @@ def test_message_view_draws_thinking_once_a_second_and_marks_stopped():
     final = out.outputs[0]["data"]["text/markdown"]
     assert final.startswith("The answer costs $5") and "⏹ stopped" in final and "interrupted" not in final
     view.fail("Out of credits: $0.00 left.", partial=True)
-    assert [o["data"]["text/markdown"] for o in out.outputs][1] == "⚠️ Out of credits: \\$0.00 left."
+    assert [o["data"]["text/markdown"] for o in out.outputs][1] == "⚠️ Out of credits: \\\\$0.00 left."

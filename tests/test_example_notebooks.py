@@ -55,7 +55,7 @@ def cell_text(cell) -> str:
 def final_markdown(cell) -> str:
     """The reply a %o4 cell shows: its single display, updated in place while streaming."""
     assert len(cell.outputs) == 1, [output.get("output_type") for output in cell.outputs]
-    return cell.outputs[0]["data"]["text/markdown"]
+    return cell.outputs[0]["data"]["text/markdown"].replace("\\\\$", "$")  # dollars are escaped for MathJax
 
 
 def all_text(notebook) -> str:

@@ -42,7 +42,7 @@ def test_quickstart(keyed_env, tmp_path):
     assert "OFFLINE EMULATOR" in cell_text(find_cell(notebook, "import os"))
     first = find_cell(notebook, "%%o4\nWhat is a p-value?")
     assert len(first.outputs) == 1  # one display, updated in place
-    markdown = first.outputs[0]["data"]["text/markdown"]
+    markdown = first.outputs[0]["data"]["text/markdown"].replace("\\\\$", "$")
     assert markdown.startswith("## ") and "```python" in markdown and "$e^{i\\pi} + 1 = 0$" in markdown
     assert "openai/o4-mini" in markdown and "$0.0" in markdown
     requests = keyed_env.chat_requests

@@ -15,7 +15,10 @@ from typing import Any
 import ipywidgets as w
 
 from ..markdown import close_open_fence, jupyter_math
-from ..render import OPENROUTER_BASE_URL, footer_text, redraw_due
+from ..render import OPENROUTER_BASE_URL, escape_dollars, footer_text, redraw_due
+
+#: The transcript keeps this many messages; older ones are dropped (the thread itself is bounded too).
+MAX_BUBBLES = 200
 
 #: Bubble look by kind: header colour, border, alignment in the transcript, margin (users right, replies left).
 BUBBLES = {
@@ -39,11 +42,6 @@ def markdown_output(markdown: str, plain: str = "") -> dict[str, Any]:
     if plain:
         data["text/plain"] = plain
     return {"output_type": "display_data", "data": data, "metadata": {}}
-
-
-def escape_dollars(text: str) -> str:
-    """Keep ``$0.01 … $5`` from rendering as math in Jupyter's markdown."""
-    return text.replace("$", "\\$")
 
 
 def error_markdown(message: str) -> str:
@@ -224,6 +222,10 @@ class ChatLayout:
         out.outputs = outputs
         with self._lock:
             self._bubbles.append(box)
+            while len(self._bubbles) > MAX_BUBBLES:  # bounded: the oldest messages leave the transcript
+                for part in (*self._bubbles[0].children, self._bubbles[0]):
+                    part.close()
+                del self._bubbles[0]
             self.transcript.children = tuple(reversed(self._bubbles))
         return out
 

@@ -1,0 +1,307 @@
+"""Helpers for the browser tests: a JupyterLab server in a private environment, and page-level actions.
+
+The server runs from this interpreter (``python -m jupyterlab``) with every Jupyter/IPython directory in a
+temporary folder, so nothing from the machine (settings, workspaces, kernels' profiles) leaks in, and with
+user settings that keep JupyterLab quiet and deterministic (no news/update checks, every cell in the DOM).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+#: The test key the kernel sees (the emulator accepts any key without "invalid" in it).
+BROWSER_TEST_KEY = "sk-or-v1-BROWSERTEST0123456789abcdef0123456789abcdef"
+
+#: JupyterLab user settings: no news or update checks (no internet), every cell attached to the DOM (the
+#: default windowing would let offscreen cells go unrendered), no autosave races with the tests.
+USER_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+}
+#: Settings and env variables that could point JupyterLab or IPython at the machine's own files.
+_PRIVATE_DIRS = {
+    "JUPYTER_CONFIG_DIR": "config",
+    "JUPYTER_DATA_DIR": "data",
+    "JUPYTER_RUNTIME_DIR": "runtime",
+    "JUPYTERLAB_SETTINGS_DIR": "lab-settings",
+    "JUPYTERLAB_WORKSPACES_DIR": "lab-workspaces",
+    "IPYTHONDIR": "ipython",
+    "MPLCONFIGDIR": "matplotlib",
+    "O4_MAGICS_HOME": "o4home",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LabServer:
+    """``jupyter lab`` on a free loopback port with a random token, serving ``root``."""
+
+    def __init__(self, root: Path, workdir: Path, emulator_url: str) -> None:
+        self.root = root
+        self.workdir = workdir
+        self.emulator_url = emulator_url
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / "jupyterlab.log"
+        self.process: subprocess.Popen | None = None
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("JUPYTER", "JPY_", "OPENROUTER_", "O4_MAGICS", "IPYTHON"))
+        }
+        for name, sub in _PRIVATE_DIRS.items():
+            path = self.workdir / sub
+            path.mkdir(parents=True, exist_ok=True)
+            env[name] = str(path)
+        env["JUPYTER_PLATFORM_DIRS"] = "1"
+        env["JUPYTER_PREFER_ENV_PATH"] = "1"
+        env["OPENROUTER_BASE_URL"] = self.emulator_url
+        env["OPENROUTER_API_KEY"] = BROWSER_TEST_KEY
+        env["PYTHONUNBUFFERED"] = "1"
+        for name, value in USER_SETTINGS.items():
+            path = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(value))
+        return env
+
+    def start(self, timeout: float = 60.0) -> LabServer:
+        command = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--allow-root",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--ServerApp.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            "--LabApp.expose_app_in_browser=True",
+            "--LanguageServerManager.autodetect=False",
+        ]
+        if importlib.util.find_spec("notebook") is not None:  # Notebook 7 is served by the same server
+            command.append("--JupyterNotebookApp.expose_app_in_browser=True")
+        env = self.environment()
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            command,
+            cwd=self.root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends the kernels with it
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                self.api("GET", "/api/status", timeout=2)
+                return self
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(
+            f"jupyter lab did not answer /api/status within {timeout:.0f} s:\n{self.log_tail()}"
+        )
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+        except ProcessLookupError:
+            pass
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def api(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.base + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            text = response.read()
+        return json.loads(text) if text else None
+
+    def start_kernel(self, notebook: str) -> str:
+        """Start the notebook's session through the REST API (no "Select Kernel" dialog); its kernel id."""
+        session = self.api(
+            "POST",
+            "/api/sessions",
+            {"path": notebook, "type": "notebook", "name": notebook, "kernel": {"name": "python3"}},
+        )
+        return session["kernel"]["id"]
+
+    def url(self, notebook: str, workspace: str) -> str:
+        """The notebook in a workspace of its own, so one test's open tabs never load in another's page."""
+        return f"{self.base}/lab/workspaces/{workspace}/tree/{notebook}?token={self.token}"
+
+    def add_notebook(self, name: str, sources: list[str]) -> str:
+        import nbformat
+
+        notebook = nbformat.v4.new_notebook()
+        notebook.metadata["kernelspec"] = {
+            "display_name": "Python 3",
+            "language": "python",
+            "name": "python3",
+        }
+        notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+        nbformat.write(notebook, self.root / name)
+        return name
+
+
+def copy_notebooks(source: Path, target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    for path in source.glob("*.ipynb"):
+        shutil.copy2(path, target / path.name)
+    return target
+
+
+# -- page actions ----------------------------------------------------------------------------------------
+
+#: The notebook in the current tab.
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
+CODE_PROMPTS = f"{NOTEBOOK} .jp-CodeCell .jp-InputArea-prompt"
+
+#: The current notebook is loaded and its kernel connected and idle (``window.jupyterapp`` exists because the
+#: server runs with LabApp.expose_app_in_browser). Synchronous on purpose: waitForFunction takes a returned
+#: promise itself as truthy. Idle comes after the kernel_info reply JupyterLab asks for on connecting.
+_KERNEL_READY = """
+() => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const context = panel && panel.sessionContext;
+  const kernel = context && context.session && context.session.kernel;
+  return Boolean(
+    kernel && panel.context.isReady && context.isReady &&
+    kernel.connectionStatus === "connected" && kernel.status === "idle"
+  );
+}
+"""
+
+_ALL_EXECUTED = """
+([selector, expected]) => {
+  const prompts = [...document.querySelectorAll(selector)].map((e) => e.textContent.trim());
+  const done = prompts.filter((t) => /^\\[\\d+\\]:$/.test(t)).length;
+  return done >= expected && !prompts.some((t) => t.includes("*"));
+}
+"""
+
+
+def open_notebook(page: Any, lab: LabServer, notebook: str, workspace: str, timeout: float = 60_000) -> None:
+    """Load JupyterLab on ``notebook`` and wait until its kernel is connected and idle."""
+    open_url(page, lab.url(notebook, workspace), timeout)
+
+
+def open_url(page: Any, url: str, timeout: float = 60_000) -> None:
+    """Load a JupyterLab or Notebook 7 page showing one notebook; wait until its kernel is connected and idle."""
+    page.goto(url, wait_until="domcontentloaded", timeout=timeout)
+    page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=timeout)
+    page.wait_for_function(_KERNEL_READY, timeout=timeout, polling=100)
+    # JupyterLab: hide the file browser (wider cells, tidier screenshots); Notebook 7 has no left area.
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft && window.jupyterapp.shell.collapseLeft()")
+
+
+def run_all(page: Any) -> None:
+    """Run → Run All Cells, through the menu bar as a user would."""
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+
+def wait_all_executed(page: Any, code_cells: int, timeout: float = 90_000) -> None:
+    """Wait until ``code_cells`` cells show an execution count and none is queued or running."""
+    page.wait_for_function(_ALL_EXECUTED, arg=[CODE_PROMPTS, code_cells], timeout=timeout, polling=200)
+    page.wait_for_selector(
+        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status='idle']",
+        timeout=timeout,
+    )
+
+
+def code_cell_count(path: Path) -> int:
+    import nbformat
+
+    return sum(cell.cell_type == "code" for cell in nbformat.read(path, as_version=4).cells)
+
+
+def code_cell(page: Any, source_text: str) -> Any:
+    """The code cell whose input contains ``source_text``."""
+    return page.locator(f"{NOTEBOOK} .jp-CodeCell").filter(
+        has=page.locator(".jp-InputArea", has_text=source_text)
+    )
+
+
+def output_area(cell: Any) -> Any:
+    return cell.locator(".jp-OutputArea").first
+
+
+def run_notebook(page: Any, lab: LabServer, notebook: str, workspace: str) -> None:
+    """Start the notebook's kernel, open it, Run All Cells and wait until every code cell has run."""
+    lab.start_kernel(notebook)
+    open_notebook(page, lab, notebook, workspace)
+    run_all(page)
+    wait_all_executed(page, code_cell_count(lab.root / notebook))
+
+
+def save_picture(element: Any, path: Path, max_bytes: int = 150_000) -> Path:
+    """A PNG of ``element`` (cropped to it) at ``path``, downscaled until it is under ``max_bytes``."""
+    element.screenshot(path=str(path), animations="disabled", caret="hide")
+    if path.stat().st_size > max_bytes:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            picture = image.convert("RGB")
+        scale = 0.9
+        while True:
+            size = (int(picture.width * scale), int(picture.height * scale))
+            picture.resize(size, Image.LANCZOS).save(path, optimize=True)
+            if path.stat().st_size <= max_bytes or scale < 0.3:
+                break
+            scale *= 0.85
+    return path
