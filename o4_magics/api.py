@@ -29,6 +29,23 @@ def default_session() -> Session:
     return _fallback_session
 
 
+def attached_content(prompt: str, values: dict[str, Any], images: list[Any], settings: Any) -> tuple[Any, int]:
+    """The user content for ``ask()``: the prompt, a labelled block per value, then image parts."""
+    if not values and not images:
+        return prompt, 0
+    from .context import describe_value, to_image_part
+
+    blocks = [
+        describe_value(value, name, max_tokens=settings.context_max_tokens, private=settings.private).text
+        for name, value in values.items()
+    ]
+    text = "\n\n".join([prompt, *blocks])
+    if not images:
+        return text, 0
+    parts = [to_image_part(image, max_side=settings.image_max_side).as_content() for image in images]
+    return [{"type": "text", "text": text}, *parts], len(parts)
+
+
 def ask(
     prompt: str,
     *,
@@ -47,10 +64,10 @@ def ask(
     """See ``o4_magics.ask``."""
     session = session or default_session()
     settings = session.settings
-    if vars or images:
-        raise NotImplementedError("vars= and images= arrive with context support")
+    content, image_count = attached_content(prompt, vars or {}, images or [], settings)
     spec = CallSpec(
-        content=prompt,
+        content=content,
+        images=image_count,
         model=model or settings.model,
         effort=effort or settings.effort,
         system=settings.system_prompt if system is None else system,

@@ -160,3 +160,56 @@ def test_explain_last_error_with_source(shell, o4_emulator):
 def test_explain_nothing_is_a_usage_error(shell, o4_emulator):
     result, captured = shell.run("%o4_explain")
     assert not result.success and "nothing to explain" in captured.stdout + captured.stderr
+
+
+def test_ten_million_row_frame_on_the_wire(shell, o4_emulator):
+    shell.run(
+        "import numpy as np, pandas as pd\n"
+        "rng = np.random.default_rng(0)\n"
+        "big = pd.DataFrame({'user_id': np.arange(10_000_000), 'amount': rng.random(10_000_000),\n"
+        "                    'segment': pd.Categorical(rng.choice(['a', 'b', 'c'], 10_000_000))})"
+    )
+    result, _ = shell.run("%o4 -v big Summarize")
+    assert result.success
+    text = user_text(o4_emulator)
+    assert "### big (pandas.DataFrame, 10,000,000 x 3)" in text
+    assert all(column in text for column in ("user_id", "amount", "segment"))
+    assert "100,000-row sample" in text
+    from o4_magics.context import estimate_tokens
+
+    assert estimate_tokens(text) < 2100  # the question plus one block within its 2,000-token budget
+
+
+def test_non_utf8_bytes_value(shell, o4_emulator):
+    shell.user_ns["raw"] = "café naïve".encode("latin-1")
+    result, _ = shell.run("%o4 -v raw what encoding is this?")
+    assert result.success and "### raw (bytes" in user_text(o4_emulator)
+
+
+def test_deleted_variable_between_cells(shell, o4_emulator, frame):
+    shell.run("del df")
+    result, captured = shell.run("%o4 -v df hi")
+    assert not result.success and "name 'df' is not defined" in captured.stdout + captured.stderr
+
+
+def test_images_read_back_from_the_saved_notebook_after_a_restart(shell, o4_emulator, tmp_path, monkeypatch):
+    """A fresh kernel has no displayed images in memory; -i last / -i N read the saved notebook (nbformat)."""
+    import nbformat
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 32), (0, 90, 200)).save(buffer, format="PNG")
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("plt.plot(x)", execution_count=7)
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": encoded, "text/plain": "<Figure>"})]
+    notebook.cells = [nbformat.v4.new_code_cell("x = 1", execution_count=6), cell]
+    path = tmp_path / "analysis.ipynb"
+    nbformat.write(notebook, path)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+    result, _ = shell.run("%o4 -i 7 what colour is this?")
+    assert result.success
+    data = base64.b64decode(image_parts(o4_emulator)[0]["image_url"]["url"].split(",", 1)[1])
+    assert Image.open(io.BytesIO(data)).size == (64, 32)
+    result, _ = shell.run("%o4 -i last and this?")
+    assert result.success and len(image_parts(o4_emulator)) == 1

@@ -210,3 +210,16 @@ def test_question_mark_line_is_a_question_not_help(shell, o4_emulator):
     result, captured = shell.run("x = 1\n%o4 Why is x set?\ny = 2")
     assert result.success and shell.user_ns["y"] == 2
     assert o4_emulator.chat_requests[-1].body["messages"][-1]["content"] == "Why is x set?"
+
+
+def test_ask_attaches_vars_and_images(shell, o4_emulator):
+    import numpy as np
+
+    import o4_magics
+
+    picture = np.zeros((40, 60, 3), dtype="uint8")
+    reply = o4_magics.ask("Describe these", vars={"scores": [0.9, 0.8, 0.95]}, images=[picture])
+    content = o4_emulator.chat_requests[-1].body["messages"][-1]["content"]
+    assert content[0]["text"].startswith("Describe these\n\n### scores (list")
+    assert content[1]["type"] == "image_url" and content[1]["image_url"]["url"].startswith("data:image/png")
+    assert reply.status == "ok"

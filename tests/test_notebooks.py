@@ -54,3 +54,32 @@ def test_quickstart(keyed_env, tmp_path):
     assert not any("Derive the OLS" in str(r.body) for r in requests)
     ask_out = cell_text(find_cell(notebook, "import o4_magics"))
     assert " in, " in ask_out and "$0.0" in ask_out
+
+
+@pytest.mark.timeout(240)
+def test_totals_survive_a_kernel_restart(keyed_env, tmp_path, monkeypatch):
+    """Two kernels, one after the other, for the same notebook: the second sees the first one's calls."""
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "restart.ipynb"))
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("%load_ext o4_magics"),
+        nbformat.v4.new_code_cell("%o4 hello"),
+        nbformat.v4.new_code_cell(
+            "from o4_magics.api import default_session\n"
+            "session = default_session()\n"
+            "totals = session.ledger.totals(notebook=session.notebook())\n"
+            "print(totals['calls'], round(totals['cost_usd'], 8))"
+        ),
+        nbformat.v4.new_code_cell("%o4_usage"),
+    ]
+    seen = []
+    for _ in range(2):
+        run = nbformat.from_dict(notebook)
+        NotebookClient(run, timeout=120, kernel_name="python3", store_widget_state=True,
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        seen.append(run.cells[2].outputs[0]["text"].split())
+        state = run.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        assert any("openai/o4-mini" in str(model.get("state", {}).get("value", "")) for model in state.values())
+    costs = sorted(g["total_cost"] for g in keyed_env.generations.values())
+    assert seen[0][0] == "1" and seen[1][0] == "2"
+    assert float(seen[1][1]) == pytest.approx(sum(costs), abs=1e-8)
