@@ -129,3 +129,26 @@ def test_empty_and_length_replies(matrix_shell, magics, o4_emulator, entry):
     if entry != "ask":
         assert "raise --max-tokens" in final_markdown(captured)
     assert magics.session.ledger.recent(limit=1)[0].status == "ok"
+
+
+@pytest.mark.parametrize("marker, status, message", HTTP_FAULTS, ids=[f[0] for f in HTTP_FAULTS])
+def test_fault_in_chat(matrix_shell, magics, o4_emulator, marker, status, message):
+    from o4_magics.widgets.chat import ChatWidget
+
+    chat = ChatWidget(magics.session, capture=magics.capture, user_ns=matrix_shell.user_ns)
+    try:
+        chat.input.value = f"hello {marker}"
+        chat.send_button.click()
+        assert chat.wait(15)
+        kind, shown = chat.messages()[-1]
+        assert message in shown and "Traceback" not in shown and TEST_KEY not in shown
+        if marker in PARTIAL:
+            assert "Offline answer" in shown
+        row = magics.session.ledger.recent(limit=1)[0]
+        assert row.status == status and row.source == "chat"
+        chat.input.value = "and now a normal question"
+        chat.send_button.click()
+        assert chat.wait(15)
+        assert "Offline answer" in chat.messages()[-1][1] and not chat.busy
+    finally:
+        chat.close()
