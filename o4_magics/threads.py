@@ -38,11 +38,13 @@ class Turn:
 
 @dataclass
 class Thread:
-    """A named conversation; ``version`` grows at every change so widgets can tell when to refresh."""
+    """A named conversation; ``version`` grows at every change and ``epoch`` at every reset (``-n``), so
+    widgets can tell new turns from a restarted conversation (old turns also leave past MAX_TURNS_KEPT)."""
 
     name: str
     turns: list[Turn] = field(default_factory=list)
     version: int = 0
+    epoch: int = 0
 
 
 class ThreadStore:
@@ -69,6 +71,7 @@ class ThreadStore:
         with self._lock:
             thread.turns = []
             thread.version += 1
+            thread.epoch += 1
 
     def append(self, name: str, user: dict[str, Any], assistant: dict[str, Any]) -> None:
         thread = self.get(name)

@@ -256,3 +256,20 @@ def test_message_view_draws_thinking_once_a_second_and_marks_stopped():
     assert final.startswith("The answer costs $5") and "⏹ stopped" in final and "interrupted" not in final
     view.fail("Out of credits: $0.00 left.", partial=True)
     assert [o["data"]["text/markdown"] for o in out.outputs][1] == "⚠️ Out of credits: \\\\$0.00 left."
+
+
+def test_long_conversation_stays_bounded(make_chat, magics):
+    """Past the thread's kept turns and the transcript's cap: no 'restarted' notice, a bounded transcript."""
+    from o4_magics.threads import MAX_TURNS_KEPT
+    from o4_magics.widgets.chat_view import MAX_BUBBLES
+
+    chat = make_chat()
+    threads = magics.session.threads
+    for index in range(MAX_TURNS_KEPT + 50):
+        threads.append("main", {"role": "user", "content": f"q{index}"}, {"role": "assistant", "content": f"a{index}"})
+        chat._sync()
+    messages = chat.messages()
+    assert len(messages) <= MAX_BUBBLES
+    assert not any("restarted" in text for _, text in messages)
+    assert messages[-1][1].endswith(f"a{MAX_TURNS_KEPT + 49}")
+    assert len(threads.get("main").turns) == MAX_TURNS_KEPT

@@ -122,6 +122,7 @@ class ChatWidget(ChatLayout):
         self._pending: Any = None  # the content of the message being answered (to recognise its turn)
         self._known: list[Turn] = []  # the thread's turns already in the transcript
         self._seen_version = -1
+        self._epoch = session.threads.get(thread).epoch
         self._total_usd, self._calls = 0.0, 0
         title = f"<b>{html.escape(model_label(self._model()))}</b> chat · thread <code>{html.escape(thread)}</code>"
         super().__init__(title, self._choices(), idle_status(len(session.threads.get(thread).turns)))
@@ -152,7 +153,8 @@ class ChatWidget(ChatLayout):
             self._seen_version = thread.version
             turns = list(thread.turns)
             current = {id(turn) for turn in turns}
-            if any(id(turn) not in current for turn in self._known):  # reset elsewhere (%%o4 -n)
+            if thread.epoch != self._epoch:  # reset elsewhere (%%o4 -n)
+                self._epoch = thread.epoch
                 self._known = []
                 self._total_usd, self._calls = 0.0, 0
                 self.notice(
@@ -168,6 +170,7 @@ class ChatWidget(ChatLayout):
                 self.add("user", "You", markdown_output(content_text(turn.user.get("content"))))
                 reply = str(turn.assistant.get("content") or "")
                 self.add("assistant", model_label(self._model()), markdown_output(reply))
+            self._known = [turn for turn in self._known if id(turn) in current]  # the thread keeps a bounded tail
 
     def _on_row(self, row: Any) -> None:
         """A ledger row from any front (called in the thread that made the call): new turns, status line."""
@@ -290,6 +293,7 @@ class ChatWidget(ChatLayout):
             self.clear()
             self._known = []
             self._seen_version = self.session.threads.get(self.thread).version
+            self._epoch = self.session.threads.get(self.thread).epoch
             self._total_usd, self._calls = 0.0, 0
         self.status.value = small("New conversation: earlier messages are no longer sent.")
 
