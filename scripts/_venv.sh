@@ -12,7 +12,11 @@ stamp=".venv/.o4-installed-$EXTRAS"
 want="$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "o4-magics: installing the package with [$EXTRAS] into .venv" >&2
-  .venv/bin/python -m pip install -q -e ".[$EXTRAS]" 2>&1 | grep -vE "^WARNING: Location|^$" >&2 || true
-  .venv/bin/python -c "import o4_magics" 
+  if ! .venv/bin/python -m pip install -q -e ".[$EXTRAS]" > .venv/install.log 2>&1; then
+    tail -20 .venv/install.log >&2
+    echo "o4-magics: installing failed (full log: .venv/install.log)" >&2
+    exit 1
+  fi
+  .venv/bin/python -c "import o4_magics"
   echo "$want" > "$stamp"
 fi
