@@ -121,15 +121,25 @@ class O4Magics(Magics, O4Settings):
         from .context import to_image_part
         from .explain import choose_target
 
+        from .context import ContextError
+
         args, rest = split_options(self.o4_explain.parser, line)
         expr, _, question = rest.partition(" ")
         builder = self._builder(args, local_ns)
-        target = choose_target(self, builder, expr, question.strip())
+        if expr.isidentifier() and not any(expr in namespace for namespace in builder.namespaces):
+            try:  # "%o4_explain why did this fail?": no EXPR, the whole line is the question
+                target = choose_target(self, builder, "", rest)
+            except UsageError:
+                raise UsageError(f"name {expr!r} is not defined; nothing was sent.") from None
+        else:
+            target = choose_target(self, builder, expr, question.strip())
         prompt = "\n\n".join([target.question, *target.text_blocks])
-        images = [to_image_part(value, max_side=int(self.image_max_side)) for value in target.image_values]
+        try:
+            images = [to_image_part(value, max_side=int(self.image_max_side)) for value in target.image_values]
+        except ContextError as exc:
+            raise UsageError(f"{expr or 'the last image'}: {exc}") from None
         args.no_interp = True  # the question and blocks are sent as written
-        builder_args = args
-        return self._call(builder_args, prompt, local_ns, source="explain", extra_images=images)
+        return self._call(args, prompt, local_ns, source="explain", extra_images=images)
 
     # -- %o4_chat and %o4_usage: the widgets live in o4_magics.widgets --------------------------------------
     @line_magic

@@ -213,3 +213,17 @@ def test_images_read_back_from_the_saved_notebook_after_a_restart(shell, o4_emul
     assert Image.open(io.BytesIO(data)).size == (64, 32)
     result, _ = shell.run("%o4 -i last and this?")
     assert result.success and len(image_parts(o4_emulator)) == 1
+
+
+def test_explain_with_a_question_only(shell, o4_emulator):
+    shell.run("def ratio(a, b):\n    return a / b")
+    shell.run("ratio(1, 0)")
+    result, _ = shell.run("%o4_explain why does this fail")
+    assert result.success
+    text = user_text(o4_emulator)
+    assert text.startswith("why does this fail") and "ZeroDivisionError" in text
+
+
+def test_explain_unknown_name_without_fallback(shell, o4_emulator):
+    result, captured = shell.run("%o4_explain dff")
+    assert not result.success and "name 'dff' is not defined" in captured.stdout + captured.stderr
