@@ -9,86 +9,22 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .budget import budget_note, check_budget, spent_by
 from .client import map_error, request_kwargs
 from .errors import ConfigError, IncompleteReply, Interrupted, O4Error
 from .pricing import estimate_cost, prices_for
+from .replay import replay_cached, request_cache_key, store_in_cache
+from .reply import CallSpec, Reply, Usage, ledger_row
 from .session import Session
 from .streaming import StreamingCall
-from .threads import MAIN_THREAD, message_tokens
+from .threads import message_tokens
+
+__all__ = ["CallSpec", "Reply", "Usage", "View", "NullView", "run", "build_request", "prompt_estimate"]
 
 JSON_INSTRUCTION = "Answer with a single JSON object and nothing else."
 CODE_INSTRUCTION = "Answer with one fenced Python code block (comments inside it are fine) and no prose around it."
-
-
-@dataclass
-class Usage:
-    """Tokens and cost of one call; ``completion_tokens`` includes ``reasoning_tokens``."""
-
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
-    cost_usd: float = 0.0
-    cost_source: str = "estimated"  # "openrouter" (usage.cost), "estimated" (price list) or "cached"
-
-
-@dataclass
-class Reply:
-    """What a call produced: the text, its usage and cost, and how it ended."""
-
-    text: str
-    model: str
-    usage: Usage = field(default_factory=Usage)
-    generation_id: str | None = None
-    provider: str | None = None
-    finish_reason: str | None = None
-    status: str = "ok"  # ok | error | incomplete | interrupted | cached
-    error: str = ""
-    latency_s: float = 0.0
-    ttft_s: float | None = None
-    thread: str = MAIN_THREAD
-    parsed: Any = None
-    cached: bool = False
-    notes: list[str] = field(default_factory=list)  # extra footer marks, e.g. the budget warning
-
-    @property
-    def cost(self) -> float:
-        return self.usage.cost_usd
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __repr__(self) -> str:
-        preview = self.text[:60] + ("…" if len(self.text) > 60 else "")
-        return f"Reply({preview!r}, model={self.model!r}, cost=${self.cost:.6f}, status={self.status!r})"
-
-    def _repr_markdown_(self) -> str:
-        from .markdown import jupyter_math
-
-        return jupyter_math(self.text)
-
-
-@dataclass
-class CallSpec:
-    """Everything a front end decided about one call."""
-
-    content: str | list[dict[str, Any]]
-    model: str
-    effort: str = "medium"
-    system: str = ""
-    max_tokens: int | None = None
-    stream: bool = True
-    format: str = "markdown"  # markdown | text | code | json
-    thread: str = MAIN_THREAD
-    new: bool = False
-    source: str = "magic"  # magic | explain | chat | ask
-    cell: int | None = None
-    images: int = 0
-    cache: bool = False  # replay an identical earlier request from the response cache
 
 
 class View(Protocol):
@@ -324,72 +260,3 @@ def _add_budget_note(session: Session, reply: Reply) -> None:
         note = budget_note(budget, spent_by(session))
         if note:
             reply.notes.append(note)
-
-
-def request_cache_key(kwargs: dict[str, Any]) -> str:
-    """The response cache's key: what decides the reply (streamed or not share one entry)."""
-    from .ledger import cache_key
-
-    decisive = {k: v for k, v in kwargs.items() if k not in ("stream", "stream_options")}
-    return cache_key(decisive)
-
-
-def store_in_cache(session: Session, key: str, reply: Reply) -> None:
-    try:
-        session.ledger.cache_put(key, {
-            "text": reply.text, "model": reply.model, "provider": reply.provider,
-            "generation_id": reply.generation_id, "finish_reason": reply.finish_reason,
-            "usage": [reply.usage.prompt_tokens, reply.usage.cached_tokens,
-                      reply.usage.completion_tokens, reply.usage.reasoning_tokens],
-        })
-    except Exception:  # a broken cache is a miss, never a failed call
-        pass
-
-
-def replay_cached(session: Session, spec: CallSpec, kwargs: dict[str, Any], key: str, view: View) -> Reply | None:
-    """Replay an identical earlier reply at no cost (status ``cached``), or None on a miss."""
-    try:
-        payload = session.ledger.cache_get(key)
-    except Exception:
-        payload = None
-    if not payload:
-        return None
-    prompt, cached, completion, reasoning = payload.get("usage") or (0, 0, 0, 0)
-    reply = Reply(
-        text=payload.get("text", ""), model=payload.get("model") or spec.model,
-        usage=Usage(prompt, cached, completion, reasoning, 0.0, "cached"),
-        generation_id=payload.get("generation_id"), provider=payload.get("provider"),
-        finish_reason=payload.get("finish_reason"), status="cached", thread=spec.thread, cached=True,
-    )
-    session.threads.append(spec.thread, kwargs["messages"][-1], {"role": "assistant", "content": reply.text})
-    session.record(ledger_row(session, spec, reply))
-    view.text(reply.text)
-    view.finish(reply)
-    return reply
-
-
-def ledger_row(session: Session, spec: CallSpec, reply: Reply) -> Any:
-    """The ledger's record of one call."""
-    from .ledger import UsageRow
-
-    usage = reply.usage
-    return UsageRow(
-        notebook=session.notebook(),
-        cell=spec.cell,
-        thread=spec.thread,
-        model=reply.model,
-        provider=reply.provider or "",
-        generation_id=reply.generation_id or "",
-        prompt_tokens=usage.prompt_tokens,
-        cached_tokens=usage.cached_tokens,
-        completion_tokens=usage.completion_tokens,
-        reasoning_tokens=usage.reasoning_tokens,
-        images=spec.images,
-        cost_usd=usage.cost_usd,
-        cost_source=usage.cost_source,
-        latency_s=round(reply.latency_s, 4),
-        ttft_s=round(reply.ttft_s, 4) if reply.ttft_s is not None else None,
-        status=reply.status,
-        error=reply.error[:500],
-        source=spec.source,
-    )
