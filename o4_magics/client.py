@@ -116,8 +116,8 @@ def _flag_reasons(exc: Any) -> str:
     return ", ".join(map(str, reasons)) if reasons else ""
 
 
-def _status_error(status: int, message: str, *, model: str, retries: int, exc: Any) -> APIError:
-    after = f" after {retries} {'retry' if retries == 1 else 'retries'}" if retries else ""
+def _status_error(status: int, message: str, *, model: str, retries: int, waited: float, exc: Any) -> APIError:
+    after = f" after {retries} {'retry' if retries == 1 else 'retries'} over {waited:.1f} s" if retries else ""
     if status == 400 and "context" in message.lower():
         return APIError(
             f"The request is too long for the model's context (400): {message}",
@@ -159,7 +159,9 @@ def _status_error(status: int, message: str, *, model: str, retries: int, exc: A
     return APIError(f"OpenRouter answered {status}: {message}", hint="", status_code=status)
 
 
-def map_error(exc: BaseException, *, base_url: str, model: str, retries: int, timeout: float) -> APIError:
+def map_error(
+    exc: BaseException, *, base_url: str, model: str, retries: int, timeout: float, waited: float = 0.0
+) -> APIError:
     """Turn an ``openai`` SDK exception into a short, actionable ``APIError``."""
     import openai
 
@@ -175,7 +177,7 @@ def map_error(exc: BaseException, *, base_url: str, model: str, retries: int, ti
             hint="Check the network, or O4Magics.base_url / OPENROUTER_BASE_URL.",
         )
     if isinstance(exc, openai.APIStatusError):
-        return _status_error(exc.status_code, _body_message(exc), model=model, retries=retries, exc=exc)
+        return _status_error(exc.status_code, _body_message(exc), model=model, retries=retries, waited=waited, exc=exc)
     if isinstance(exc, openai.APIError):  # an error chunk inside a 200 stream
         return StreamError(
             f"The reply failed part-way: {_body_message(exc)}.",

@@ -165,7 +165,7 @@ def _usage(session: Session, spec: CallSpec, kwargs: dict[str, Any], result: Any
     return usage_from(result.usage, messages=kwargs["messages"], text=result.text, model=spec.model, known=known)
 
 
-def _failure(session: Session, spec: CallSpec, call: StreamingCall, exc: BaseException) -> O4Error:
+def _failure(session: Session, spec: CallSpec, call: StreamingCall, exc: BaseException, waited: float) -> O4Error:
     if call.result.size and type(exc).__name__ == "APIConnectionError":  # cut mid-reply (e.g. a TCP reset)
         return IncompleteReply(
             "The connection was cut before the reply finished; it is incomplete.",
@@ -177,6 +177,7 @@ def _failure(session: Session, spec: CallSpec, call: StreamingCall, exc: BaseExc
         model=spec.model,
         retries=max(0, call.attempts - 1),
         timeout=session.settings.timeout,
+        waited=waited,
     )
     error.message = session.scrub(error.message)
     return error
@@ -217,7 +218,7 @@ def run(
         call.cancel()
         error = Interrupted("Stopped; the reply is partial.", hint="Send the message again for a full reply.")
     except _CallFailed as failed:
-        error = _failure(session, spec, call, failed.cause)
+        error = _failure(session, spec, call, failed.cause, time.monotonic() - started)
     result = call.result
     if error is None and result.finish_reason is None:
         error = IncompleteReply(

@@ -223,3 +223,17 @@ def test_ask_attaches_vars_and_images(shell, o4_emulator):
     assert content[0]["text"].startswith("Describe these\n\n### scores (list")
     assert content[1]["type"] == "image_url" and content[1]["image_url"]["url"].startswith("data:image/png")
     assert reply.status == "ok"
+
+
+def test_terminal_ipython_prints_plain_text(shell, o4_emulator, monkeypatch):
+    monkeypatch.setattr("o4_magics.frontend.is_terminal", lambda shell: True)
+    result, captured = shell.run("%o4 hello")
+    assert result.success and captured.outputs == []
+    assert captured.stdout.startswith("## Offline answer")
+    assert "openai/o4-mini" in captured.stdout.splitlines()[-1] and "$0.0" in captured.stdout
+
+
+def test_retry_message_says_how_long_it_waited(shell, magics, o4_emulator):
+    magics.max_retries = 1
+    result, captured = shell.run("%o4 [[status:429:retry-after=1]]")
+    assert "after 1 retry over 1." in captured.stdout + captured.stderr
