@@ -236,9 +236,8 @@ class ChatWidget(ChatLayout):
             thread=self.thread,
             source="chat",
             images=images,
+            cache=bool(settings.cache),
         )
-        if hasattr(spec, "cache"):
-            spec.cache = bool(getattr(settings, "cache", False))
         self._set_busy(True)
         self._pending = content
         self._cancel = threading.Event()
