@@ -82,18 +82,41 @@ class ThreadStore:
             thread.version += 1
 
     def history(self, name: str, max_tokens: int) -> list[dict[str, Any]]:
-        """The newest whole turns of thread ``name`` that fit in ``max_tokens``, oldest first."""
+        """The newest whole turns of thread ``name`` that fit in ``max_tokens``, oldest first.
+
+        Images are re-sent with the newest turn only (a follow-up about the plot just asked about still sees
+        it); older turns carry a one-line note instead, so a long thread does not pay for its images again
+        and again.
+        """
         thread = self.get(name)
         with self._lock:
             turns = list(thread.turns)
         chosen: list[Turn] = []
         used = 0
-        for turn in reversed(turns):
-            if used + turn.tokens > max_tokens:
+        for index, turn in enumerate(reversed(turns)):
+            cost = turn.tokens if index == 0 else without_images_tokens(turn)
+            if used + cost > max_tokens:
                 break
             chosen.append(turn)
-            used += turn.tokens
+            used += cost
         messages: list[dict[str, Any]] = []
-        for turn in reversed(chosen):
-            messages.extend([turn.user, turn.assistant])
+        for index, turn in enumerate(reversed(chosen)):
+            newest = index == len(chosen) - 1
+            messages.extend([turn.user if newest else without_images(turn.user), turn.assistant])
         return messages
+
+
+IMAGE_NOTE = "[an image was attached here earlier; not sent again]"
+
+
+def without_images(message: dict[str, Any]) -> dict[str, Any]:
+    """``message`` with its image parts replaced by a short text note (the same object if it has none)."""
+    content = message.get("content")
+    if isinstance(content, str) or not any(part.get("type") == "image_url" for part in content or []):
+        return message
+    parts = [part if part.get("type") != "image_url" else {"type": "text", "text": IMAGE_NOTE} for part in content]
+    return {**message, "content": parts}
+
+
+def without_images_tokens(turn: Turn) -> int:
+    return message_tokens(without_images(turn.user)) + message_tokens(turn.assistant)

@@ -227,3 +227,14 @@ def test_explain_with_a_question_only(shell, o4_emulator):
 def test_explain_unknown_name_without_fallback(shell, o4_emulator):
     result, captured = shell.run("%o4_explain dff")
     assert not result.success and "name 'dff' is not defined" in captured.stdout + captured.stderr
+
+
+def test_images_are_resent_with_the_newest_turn_only(shell, o4_emulator, plot):
+    shell.run("%o4 -i fig What does this show?")
+    shell.run("%o4 And the colours?")
+    history_user = o4_emulator.chat_requests[-1].body["messages"][1]["content"]
+    assert [part["type"] for part in history_user] == ["text", "image_url"]  # the newest turn: image kept
+    shell.run("%o4 Anything else?")
+    history_user = o4_emulator.chat_requests[-1].body["messages"][1]["content"]
+    assert [part["type"] for part in history_user] == ["text", "text"]
+    assert "not sent again" in history_user[1]["text"]
