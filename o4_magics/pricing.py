@@ -65,3 +65,40 @@ def prices_for(model: str, known: dict[str, Prices] | None = None) -> Prices:
     if known and model in known:
         return known[model]
     return BUILTIN_PRICES.get(model, BUILTIN_PRICES["openai/o4-mini"])
+
+
+#: A fetched /models catalog is reused by new kernels for this long.
+CATALOG_TTL_S = 24 * 3600
+
+
+def save_catalog(path: Any, base_url: str, prices: dict[str, Prices], contexts: dict[str, int]) -> None:
+    """Keep a fetched catalog beside the ledger (0600) so the next kernel does not fetch it again."""
+    import json
+    import os
+    import time
+
+    payload = {
+        "base_url": base_url,
+        "fetched_at": time.time(),
+        "prices": {model: [p.prompt, p.completion, p.cached_prompt, p.image] for model, p in prices.items()},
+        "contexts": contexts,
+    }
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(payload, handle)
+
+
+def load_catalog(path: Any, base_url: str) -> tuple[dict[str, Prices], dict[str, int]] | None:
+    """A saved catalog for ``base_url`` younger than CATALOG_TTL_S, else None."""
+    import json
+    import time
+
+    try:
+        payload = json.loads(path.read_text())
+        if payload["base_url"] != base_url or time.time() - payload["fetched_at"] > CATALOG_TTL_S:
+            return None
+        prices = {model: Prices(*values) for model, values in payload["prices"].items()}
+        return prices, {model: int(n) for model, n in payload["contexts"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

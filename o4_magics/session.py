@@ -75,16 +75,21 @@ class Session:
 
     # -- prices and context lengths ---------------------------------------------------------------------
     def _model_catalog(self, model: str) -> tuple[dict, dict]:
-        """/models, fetched once per session and only for a model the built-in table lacks."""
-        from .pricing import BUILTIN_PRICES, fetch_model_catalog
+        """/models, only for a model the built-in table lacks: fetched once, kept a day in O4_MAGICS_HOME."""
+        from .ledger import default_home
+        from .pricing import BUILTIN_PRICES, fetch_model_catalog, load_catalog, save_catalog
 
         if self._catalog is None and model not in BUILTIN_PRICES:
-            self._catalog = ({}, {})
-            try:
-                client = self.client(self.api_key() or "no-key").with_options(max_retries=0, timeout=5.0)
-                self._catalog = fetch_model_catalog(client)
-            except Exception:  # offline: the built-in prices (o4-mini's for unknown models) are the fallback
-                pass
+            base_url = self.settings.resolved_base_url()
+            saved_path = default_home() / "models.json"
+            self._catalog = load_catalog(saved_path, base_url) or ({}, {})
+            if not self._catalog[0]:
+                try:
+                    client = self.client(self.api_key() or "no-key").with_options(max_retries=0, timeout=5.0)
+                    self._catalog = fetch_model_catalog(client)
+                    save_catalog(saved_path, base_url, *self._catalog)
+                except Exception:  # offline: built-in prices (o4-mini's for unknown models) are the fallback
+                    pass
         return self._catalog or ({}, {})
 
     def known_prices(self, model: str) -> dict:

@@ -108,3 +108,19 @@ def test_retries_shown_in_footer(shell, magics, o4_emulator):
     magics.max_retries = 2
     _, captured = shell.run("%o4 busy [[status:503:times=1]]")
     assert "after 1 retry" in final_markdown(captured)
+
+
+def test_models_catalog_is_kept_for_the_next_kernel(shell, o4_emulator, o4_home):
+    import os
+    import stat
+
+    import o4_magics
+    from o4_magics.session import Session
+
+    o4_magics.ask("hi [[no-usage]]", model="openai/gpt-4o-mini")
+    saved = o4_home / "models.json"
+    assert saved.exists() and stat.S_IMODE(os.stat(saved).st_mode) == 0o600
+    fetched = [r for r in o4_emulator.requests if r.path.endswith("/models")]
+    fresh = Session()  # a new kernel
+    assert fresh.known_prices("openai/gpt-4o-mini")["openai/gpt-4o-mini"].prompt > 0
+    assert [r for r in o4_emulator.requests if r.path.endswith("/models")] == fetched  # not fetched again
