@@ -118,10 +118,8 @@ class O4Magics(Magics, O4Settings):
         return self._guarded(self._explain, line, local_ns)
 
     def _explain(self, line: str, local_ns: dict | None) -> Any:
-        from .context import to_image_part
+        from .context import ContextError, to_image_part
         from .explain import choose_target
-
-        from .context import ContextError
 
         args, rest = split_options(self.o4_explain.parser, line)
         expr, _, question = rest.partition(" ")

@@ -3,7 +3,7 @@
 Everything is session-scoped (one emulator, one JupyterLab, one browser) and each test opens its notebook in
 a page and a JupyterLab workspace of its own. The tests skip, saying why, when Chromium (/usr/bin/chromium,
 installed by scripts/ensure_chromium.sh), Playwright or JupyterLab is missing. Playwright's own browser
-download (``playwright install``) is never used: the system Chromium is launched directly.
+download is never used: the system Chromium is launched directly.
 """
 
 from __future__ import annotations
