@@ -1,0 +1,1 @@
+"""Money: model prices, usage from the server or estimated, and the budget check."""

@@ -1,0 +1,1 @@
+"""The IPython fronts: magics, option parsing, the input transformer, interpolation, attachments, explain, capture."""

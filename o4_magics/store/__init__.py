@@ -1,0 +1,1 @@
+"""Where calls are kept: the usage ledger, its schema migrations, and the response cache."""
