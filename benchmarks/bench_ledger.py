@@ -20,7 +20,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from o4_magics.ledger import COLUMNS, TOKEN_COLUMNS, USAGE_FILE, Ledger, UsageRow, _insert, to_timestamp
+from o4_magics.store.ledger import COLUMNS, TOKEN_COLUMNS, USAGE_FILE, Ledger, UsageRow, _insert, to_timestamp
 
 RESULTS = Path(__file__).parent / "results" / "ledger.json"
 MODELS = ("openai/o4-mini", "openai/o4-mini-high", "openai/gpt-4.1-mini")

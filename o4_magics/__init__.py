@@ -12,19 +12,19 @@ __version__ = "0.1.0"
 __all__ = ["ask", "load_ipython_extension", "unload_ipython_extension", "Reply", "__version__"]
 
 if TYPE_CHECKING:
-    from .core import Reply
+    from .call.engine import Reply
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext o4_magics``)."""
-    from .capture import DisplayCapture
-    from .magics import O4Magics
+    from .ipython.capture import DisplayCapture
+    from .ipython.magics import O4Magics
 
     magics = O4Magics(shell=ipython)
     magics.capture = DisplayCapture(ipython)
     magics.capture.install()
     ipython.register_magics(magics)
-    from .inputs import protect_questions
+    from .ipython.inputs import protect_questions
 
     if protect_questions not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(protect_questions)
@@ -51,7 +51,7 @@ def ask(prompt: str, **options: Any) -> Reply:
 
 def __getattr__(name: str) -> Any:
     if name == "Reply":
-        from .core import Reply
+        from .call.engine import Reply
 
         return Reply
     raise AttributeError(name)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import CallSpec, Reply, run
-from .session import Session
-from .threads import MAIN_THREAD
+from .call.engine import CallSpec, Reply, run
+from .call.session import Session
+from .call.threads import MAIN_THREAD
 
 _fallback_session: Session | None = None
 

@@ -243,7 +243,7 @@ def test_magic_displays_a_widget_and_rejects_bad_options(shell, magics, o4_emula
 def test_message_view_draws_thinking_once_a_second_and_marks_stopped():
     import ipywidgets as w
 
-    from o4_magics.core import Reply
+    from o4_magics.call.engine import Reply
     from o4_magics.widgets.chat_view import MessageView
 
     out = w.Output()
@@ -260,7 +260,7 @@ def test_message_view_draws_thinking_once_a_second_and_marks_stopped():
 
 def test_long_conversation_stays_bounded(make_chat, magics):
     """Past the thread's kept turns and the transcript's cap: no 'restarted' notice, a bounded transcript."""
-    from o4_magics.threads import MAX_TURNS_KEPT
+    from o4_magics.call.threads import MAX_TURNS_KEPT
     from o4_magics.widgets.chat_view import MAX_BUBBLES
 
     chat = make_chat()

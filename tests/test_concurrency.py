@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from o4_magics.ledger import Ledger
+from o4_magics.store.ledger import Ledger
 
 KERNEL = textwrap.dedent(
     """

@@ -6,9 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
-from o4_magics.interp import interpolate
-from o4_magics.magics import O4Magics
-from o4_magics.options import split_options
+from o4_magics.ipython.interp import interpolate
+from o4_magics.ipython.magics import O4Magics
+from o4_magics.ipython.options import split_options
 
 OPTION_WORDS = ["-m", "-e", "low", "high", "-s", "-v", "-i", "-n", "-t", "--max-tokens", "12", "-f", "json",
                 "-o", "--no-stream", "--dry-run", "--cache", "--no-cache", "--private", "--no-interp", "--", "-x",

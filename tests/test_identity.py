@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from o4_magics.identity import notebook_identity
+from o4_magics.store.identity import notebook_identity
 
 
 class FakeShell:
@@ -84,7 +84,7 @@ def test_current_shell_is_looked_up_when_none_is_given(monkeypatch):
 
 
 def test_identity_does_not_import_ipykernel():
-    code = "import sys; from o4_magics.identity import notebook_identity; notebook_identity(); print('ipykernel' in sys.modules)"
+    code = "import sys; from o4_magics.store.identity import notebook_identity; notebook_identity(); print('ipykernel' in sys.modules)"
     env = {k: v for k, v in os.environ.items() if k != "JPY_SESSION_NAME"}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env

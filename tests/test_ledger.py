@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from o4_magics.ledger import (
+from o4_magics.store.ledger import (
     CACHE_FILE,
     SUMS_SQL,
     USAGE_FILE,
@@ -98,7 +98,7 @@ def test_default_home_follows_env_then_jupyter_data_dir(tmp_path, monkeypatch):
 def test_ledger_opens_lazily_and_import_is_cheap(home):
     Ledger()
     assert not home.exists()
-    code = "import sys, o4_magics.ledger; print(sorted({'sqlite3', 'jupyter_core'} & set(sys.modules)))"
+    code = "import sys, o4_magics.store.ledger; print(sorted({'sqlite3', 'jupyter_core'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -332,7 +332,7 @@ def test_threads_sharing_one_ledger_lose_nothing(ledger):
 
 
 def test_panel_queries_use_covering_indexes_on_100k_rows(ledger):
-    from o4_magics.ledger import _insert
+    from o4_magics.store.ledger import _insert
 
     rnd = random.Random(1)
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -401,7 +401,7 @@ def test_cache_key_is_stable_and_sensitive():
     }
     assert cache_key(reordered) == key
     subprocess_key = subprocess.run(
-        [sys.executable, "-c", f"from o4_magics.ledger import cache_key; print(cache_key({REQUEST!r}))"],
+        [sys.executable, "-c", f"from o4_magics.store.ledger import cache_key; print(cache_key({REQUEST!r}))"],
         capture_output=True,
         text=True,
         check=True,
@@ -497,7 +497,7 @@ def test_unusable_home_keeps_rows_in_memory(home, break_home):
 
 READ_ONLY_USER = """
     import json, warnings
-    from o4_magics.ledger import Ledger, UsageRow
+    from o4_magics.store.ledger import Ledger, UsageRow
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ledger = Ledger()
@@ -543,7 +543,7 @@ def test_read_only_home_keeps_rows_in_memory(home, existing):
 
 
 WRITER = """
-    from o4_magics.ledger import Ledger, UsageRow
+    from o4_magics.store.ledger import Ledger, UsageRow
     ledger = Ledger()
     while True:
         ledger.record(UsageRow(notebook="killed.ipynb", model="m", cost_usd=0.001, error="x" * 500))
@@ -579,7 +579,7 @@ def test_ledger_is_readable_after_a_writer_is_killed_mid_write(home):
 RECORDER = """
     import sys, time
     from pathlib import Path
-    from o4_magics.ledger import Ledger, UsageRow
+    from o4_magics.store.ledger import Ledger, UsageRow
     go = Path(sys.argv[1])
     while not go.exists():
         time.sleep(0.005)

@@ -226,7 +226,7 @@ def test_ask_attaches_vars_and_images(shell, o4_emulator):
 
 
 def test_terminal_ipython_prints_plain_text(shell, o4_emulator, monkeypatch):
-    monkeypatch.setattr("o4_magics.frontend.is_terminal", lambda shell: True)
+    monkeypatch.setattr("o4_magics.ipython.frontend.is_terminal", lambda shell: True)
     result, captured = shell.run("%o4 hello")
     assert result.success and captured.outputs == []
     assert captured.stdout.startswith("## Offline answer")

@@ -115,7 +115,7 @@ def test_models_catalog_is_kept_for_the_next_kernel(shell, o4_emulator, o4_home)
     import stat
 
     import o4_magics
-    from o4_magics.session import Session
+    from o4_magics.call.session import Session
 
     o4_magics.ask("hi [[no-usage]]", model="openai/gpt-4o-mini")
     saved = o4_home / "models.json"

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from o4_magics.ledger import UsageRow
+from o4_magics.store.ledger import UsageRow
 from o4_magics.widgets import usage_panel
 from o4_magics.widgets.usage_panel import UsagePanel
 from o4_magics.widgets.usage_tables import format_usd

@@ -12,9 +12,9 @@ from typing import Any
 
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ..core import CallSpec, run
+from ..call.engine import CallSpec, run
+from ..call.threads import MAIN_THREAD, Turn
 from ..errors import Interrupted, O4Error
-from ..threads import MAIN_THREAD, Turn
 from .chat_view import (
     LAST_IMAGE,
     NOTHING,

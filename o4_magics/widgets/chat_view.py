@@ -14,8 +14,8 @@ from typing import Any
 
 import ipywidgets as w
 
+from ..display.view import OPENROUTER_BASE_URL, escape_dollars, footer_text, redraw_due
 from ..markdown import close_open_fence, jupyter_math
-from ..render import OPENROUTER_BASE_URL, escape_dollars, footer_text, redraw_due
 
 #: The transcript keeps this many messages; older ones are dropped (the thread itself is bounded too).
 MAX_BUBBLES = 200

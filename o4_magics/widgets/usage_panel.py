@@ -16,8 +16,8 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import parse_argstring
 
-from ..ledger import to_timestamp
-from ..render import is_terminal
+from ..display.view import is_terminal
+from ..store.ledger import to_timestamp
 from .usage_tables import (
     UsageFigures,
     budget_html,

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from pathlib import PurePath
 from typing import Any
 
-from ..budget import WARN_FRACTION
-from ..ledger import TS_FORMAT
+from ..accounting.budget import WARN_FRACTION
+from ..store.ledger import TS_FORMAT
 
 #: How many recent calls the panel lists.
 RECENT_ROWS = 10

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ConfigError
-from .pricing import prices_for
+from ..errors import ConfigError
+from .prices import prices_for
 
 #: Output assumed for the worst case when --max-tokens is not set (stated in the README).
 DEFAULT_WORST_OUTPUT_TOKENS = 10_000

@@ -7,8 +7,8 @@ import time
 from typing import Any
 from urllib.parse import urlparse
 
-from .config import OPENROUTER_BASE_URL
-from .markdown import close_open_fence, jupyter_math
+from ..call.settings import OPENROUTER_BASE_URL
+from ..markdown import close_open_fence, jupyter_math
 
 #: Redraws are at most this frequent (about 10 a second).
 MIN_INTERVAL_S = 0.1

@@ -13,7 +13,7 @@ MAX_TURNS_KEPT = 200
 
 def message_tokens(message: dict[str, Any]) -> int:
     """Estimated prompt tokens of one chat message (text parts and images; 4 tokens of framing)."""
-    from .context.tokens import estimate_image_tokens, estimate_tokens  # not at %load_ext time
+    from ..context.tokens import estimate_image_tokens, estimate_tokens  # not at %load_ext time
 
     content = message.get("content")
     if isinstance(content, str):

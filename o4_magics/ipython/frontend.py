@@ -7,12 +7,12 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from ..accounting.prices import prices_for
+from ..call.engine import CallSpec, Reply, build_request, prompt_estimate
+from ..call.threads import MAIN_THREAD
+from ..display.view import MarkdownView, TerminalView, escape_dollars, is_terminal
+from ..errors import O4Error
 from .capture import current_cell
-from .core import CallSpec, Reply, build_request, prompt_estimate
-from .errors import O4Error
-from .pricing import prices_for
-from .render import MarkdownView, TerminalView, escape_dollars, is_terminal
-from .threads import MAIN_THREAD
 
 #: Output assumed for the estimate when --max-tokens is not set, by reasoning effort (typical, not a cap).
 TYPICAL_OUTPUT = {"low": 800, "medium": 2000, "high": 6000}
@@ -104,7 +104,7 @@ def dry_run_markdown(session: Any, spec: CallSpec, placeholders: dict[str, str] 
 
 def store_and_return(magics: Any, args: Any, spec: CallSpec, reply: Reply) -> Any:
     """Apply -f code / -f json / -o NAME after a successful reply; return what the cell should output."""
-    from .markdown import code_blocks, parse_json_reply
+    from ..markdown import code_blocks, parse_json_reply
 
     value: Any = reply.text
     if spec.format == "json":

@@ -11,10 +11,10 @@ import threading
 import time
 from typing import Any, Protocol
 
-from .budget import budget_note, check_budget, spent_by
+from ..accounting.budget import budget_note, check_budget, spent_by
+from ..accounting.prices import estimate_cost, prices_for
+from ..errors import ConfigError, IncompleteReply, Interrupted, O4Error
 from .client import map_error, request_kwargs
-from .errors import ConfigError, IncompleteReply, Interrupted, O4Error
-from .pricing import estimate_cost, prices_for
 from .replay import replay_cached, request_cache_key, store_in_cache
 from .reply import CallSpec, Reply, Usage, ledger_row
 from .session import Session
@@ -105,7 +105,7 @@ def usage_from(
     raw: dict[str, Any] | None, *, messages: list[dict], text: str, model: str, known: dict | None = None
 ) -> Usage:
     """Usage from the server's record when present; else an offline estimate priced from the price list."""
-    from .context.tokens import estimate_tokens
+    from ..context.tokens import estimate_tokens
 
     if raw:
         prompt = int(raw.get("prompt_tokens") or 0)

@@ -44,7 +44,7 @@ class ContentBuilder:
 
     def describe(self, name: str, value: Any) -> str:
         """A value's labelled block (within the per-value budget)."""
-        from .context import describe_value
+        from ..context import describe_value
 
         return describe_value(value, name, max_tokens=self.max_tokens, private=self.private).text
 
@@ -55,7 +55,7 @@ class ContentBuilder:
 
     def image_parts(self, ref: str) -> list[Any]:
         """``-i REF``: a variable, ``last``, a cell number, or a file path."""
-        from .context import ContextError, to_image_part
+        from ..context import ContextError, to_image_part
 
         max_side = int(self.magics.image_max_side)
         capture = getattr(self.magics, "capture", None)

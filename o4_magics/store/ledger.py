@@ -290,7 +290,7 @@ class Ledger:
             self._dbs, self._pid = {}, os.getpid()
         db = self._dbs.get(name)
         if db is None:
-            from .ledger_schema import CACHE_MIGRATIONS, USAGE_MIGRATIONS, open_database
+            from .schema import CACHE_MIGRATIONS, USAGE_MIGRATIONS, open_database
 
             migrations = USAGE_MIGRATIONS if name == USAGE_FILE else CACHE_MIGRATIONS
             db = open_database(self.home / name, migrations, BUSY_TIMEOUT_S)
@@ -372,7 +372,7 @@ def _memory_db(rows: Sequence[UsageRow], disk: Path) -> sqlite3.Connection:
     """
     import sqlite3
 
-    from .ledger_schema import USAGE_MIGRATIONS, migrate
+    from .schema import USAGE_MIGRATIONS, migrate
 
     db = sqlite3.connect(":memory:", isolation_level=None, uri=True)
     migrate(db, USAGE_MIGRATIONS)

@@ -7,9 +7,9 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import MissingKeyError
 from .client import ClientConfig, ClientPool
-from .config import O4Settings
-from .errors import MissingKeyError
+from .settings import O4Settings
 from .threads import ThreadStore
 
 
@@ -76,8 +76,8 @@ class Session:
     # -- prices and context lengths ---------------------------------------------------------------------
     def _model_catalog(self, model: str) -> tuple[dict, dict]:
         """/models, only for a model the built-in table lacks: fetched once, kept a day in O4_MAGICS_HOME."""
-        from .ledger import default_home
-        from .pricing import BUILTIN_PRICES, fetch_model_catalog, load_catalog, save_catalog
+        from ..accounting.prices import BUILTIN_PRICES, fetch_model_catalog, load_catalog, save_catalog
+        from ..store.ledger import default_home
 
         if self._catalog is None and model not in BUILTIN_PRICES:
             base_url = self.settings.resolved_base_url()
@@ -97,7 +97,7 @@ class Session:
         return self._model_catalog(model)[0]
 
     def context_length(self, model: str) -> int | None:
-        from .pricing import BUILTIN_CONTEXT
+        from ..accounting.prices import BUILTIN_CONTEXT
 
         return BUILTIN_CONTEXT.get(model) or self._model_catalog(model)[1].get(model)
 
@@ -105,13 +105,13 @@ class Session:
     @property
     def ledger(self) -> Any:
         if self._ledger is None:
-            from .ledger import Ledger
+            from ..store.ledger import Ledger
 
             self._ledger = Ledger()
         return self._ledger
 
     def notebook(self) -> str:
-        from .identity import notebook_identity
+        from ..store.identity import notebook_identity
 
         return notebook_identity(self.shell)
 

@@ -19,10 +19,10 @@ from IPython.core.magic import (
 )
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from .config import O4Settings
-from .errors import O4Error
+from ..call.session import Session
+from ..call.settings import O4Settings
+from ..errors import O4Error
 from .options import split_options, with_call_arguments
-from .session import Session
 
 
 @magics_class
@@ -73,7 +73,7 @@ class O4Magics(Magics, O4Settings):
         return self._call(args, prompt, local_ns, source="magic")
 
     def _builder(self, args: Any, local_ns: dict | None) -> Any:
-        from .attach import ContentBuilder
+        from .attachments import ContentBuilder
 
         private = self.private if args.private is None else args.private
         return ContentBuilder(self, local_ns, private=private, interpolate=self.interpolate and not args.no_interp)
@@ -88,7 +88,7 @@ class O4Magics(Magics, O4Settings):
 
             display(Markdown(dry_run_markdown(self.session, spec, attachments.placeholders)))
             return None
-        from .core import run
+        from ..call.engine import run
 
         reply = run(self.session, spec, make_view(self, spec))
         self.last_reply = reply
@@ -118,7 +118,7 @@ class O4Magics(Magics, O4Settings):
         return self._guarded(self._explain, line, local_ns)
 
     def _explain(self, line: str, local_ns: dict | None) -> Any:
-        from .context import ContextError, to_image_part
+        from ..context import ContextError, to_image_part
         from .explain import choose_target
 
         args, rest = split_options(self.o4_explain.parser, line)
@@ -149,7 +149,7 @@ class O4Magics(Magics, O4Settings):
         streamed is kept, marked stopped). The chat uses the notebook's main
         thread unless given -t, so a question asked with %%o4 can be followed up here, and the reverse.
         """
-        from .widgets.chat import chat_magic
+        from ..widgets.chat import chat_magic
 
         return self._guarded(chat_magic, self, line)
 
@@ -164,7 +164,7 @@ class O4Magics(Magics, O4Settings):
         Usage: ``%o4_usage [--all] [--since DATE] [--csv PATH]``. The panel updates live as calls finish.
         ``--all`` covers every notebook on this machine; ``--csv`` exports the rows.
         """
-        from .widgets.usage_panel import usage_magic
+        from ..widgets.usage_panel import usage_magic
 
         return self._guarded(usage_magic, self, line)
 

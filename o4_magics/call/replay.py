@@ -9,7 +9,7 @@ from .reply import CallSpec, Reply, Usage, ledger_row
 
 def request_cache_key(kwargs: dict[str, Any]) -> str:
     """The response cache's key: what decides the reply (streamed or not share one entry)."""
-    from .ledger import cache_key
+    from ..store.ledger import cache_key
 
     decisive = {k: v for k, v in kwargs.items() if k not in ("stream", "stream_options")}
     return cache_key(decisive)

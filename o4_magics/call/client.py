@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from .errors import APIError, StreamError
+from ..errors import APIError, StreamError
 
 APP_URL = "https://github.com/o4-magics/o4-magics"
 APP_TITLE = "o4-magics"

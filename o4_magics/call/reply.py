@@ -51,7 +51,7 @@ class Reply:
         return f"Reply({preview!r}, model={self.model!r}, cost=${self.cost:.6f}, status={self.status!r})"
 
     def _repr_markdown_(self) -> str:
-        from .markdown import jupyter_math
+        from ..markdown import jupyter_math
 
         return jupyter_math(self.text)
 
@@ -77,7 +77,7 @@ class CallSpec:
 
 def ledger_row(session: Any, spec: CallSpec, reply: Reply) -> Any:
     """The ledger's record of one call."""
-    from .ledger import UsageRow
+    from ..store.ledger import UsageRow
 
     usage = reply.usage
     return UsageRow(
