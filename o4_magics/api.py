@@ -1,12 +1,13 @@
-"""``ask()``: the Python API over the same core as the magics, with no display."""
+"""``ask()``: the Python API, a front like the magics: it says what was asked and goes through the one door."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .call.engine import CallSpec, Reply, run
+from .call.engine import run
+from .call.reply import Reply
 from .call.session import Session
-from .call.threads import MAIN_THREAD
+from .call.spec import Ask, prepare
 
 _fallback_session: Session | None = None
 
@@ -29,23 +30,6 @@ def default_session() -> Session:
     return _fallback_session
 
 
-def attached_content(prompt: str, values: dict[str, Any], images: list[Any], settings: Any) -> tuple[Any, int]:
-    """The user content for ``ask()``: the prompt, a labelled block per value, then image parts."""
-    if not values and not images:
-        return prompt, 0
-    from .context import describe_value, to_image_part
-
-    blocks = [
-        describe_value(value, name, max_tokens=settings.context_max_tokens, private=settings.private).text
-        for name, value in values.items()
-    ]
-    text = "\n\n".join([prompt, *blocks])
-    if not images:
-        return text, 0
-    parts = [to_image_part(image, max_side=settings.image_max_side).as_content() for image in images]
-    return [{"type": "text", "text": text}, *parts], len(parts)
-
-
 def ask(
     prompt: str,
     *,
@@ -55,32 +39,30 @@ def ask(
     effort: str | None = None,
     system: str | None = None,
     max_tokens: int | None = None,
-    thread: str = MAIN_THREAD,
+    thread: str | None = None,
     new: bool = False,
     stream: bool | None = None,
     format: str = "markdown",
+    cache: bool | None = None,
+    private: bool | None = None,
     session: Session | None = None,
 ) -> Reply:
     """See ``o4_magics.ask``."""
     session = session or default_session()
-    settings = session.settings
-    content, image_count = attached_content(prompt, vars or {}, images or [], settings)
-    spec = CallSpec(
-        content=content,
-        images=image_count,
-        model=model or settings.model,
-        effort=effort or settings.effort,
-        system=settings.system_prompt if system is None else system,
-        max_tokens=max_tokens if max_tokens is not None else settings.max_tokens,
-        stream=settings.stream if stream is None else stream,
-        format=format,
+    request = Ask(
+        prompt=prompt,
+        source="ask",
+        model=model,
+        effort=effort,
+        system=system,
+        max_tokens=max_tokens,
         thread=thread,
         new=new,
-        source="ask",
+        stream=stream,
+        format=format,
+        cache=cache,
+        private=private,
+        values=vars,
+        images=images,
     )
-    reply = run(session, spec)
-    if format == "json":
-        from .markdown import parse_json_reply
-
-        reply.parsed = parse_json_reply(reply.text)
-    return reply
+    return run(session, prepare(session, request))

@@ -1,8 +1,8 @@
-"""The project's error classes: each renders as a short message (no traceback) in IPython.
+"""Every error o4-magics raises on purpose: one small tree under ``O4Error``, each a short message in IPython.
 
 IPython prints whatever ``_render_traceback_()`` returns instead of a traceback, so every error a user can
-meet explains itself in one or two lines: what happened and what to do.  ``O4Magics.debug`` turns the full
-traceback back on (see ``magics.py``).
+meet explains itself in one or two lines: what happened and what to do. ``O4Magics.debug`` turns the full
+traceback back on. This module is a leaf: it imports nothing from the package, so every floor may raise these.
 """
 
 from __future__ import annotations
@@ -27,18 +27,36 @@ class O4Error(Exception):
         return [f"o4: {self}"]
 
 
+class InvalidRequest(O4Error, ValueError):
+    """An option or value the user gave cannot be used; nothing was sent (the same rules in every front)."""
+
+    status = "refused"
+
+
+class ContextError(InvalidRequest):
+    """A value cannot become prompt content (not an image, unreadable file, corrupt bytes, ...)."""
+
+
 class ConfigError(O4Error):
-    """Something in the configuration (key, base URL, budget) stops the call before it is sent."""
+    """Something in the configuration (key, base URL, context length) stops the call before it is sent."""
+
+    status = "refused"
 
 
 class MissingKeyError(ConfigError):
     """No OpenRouter API key is set."""
 
 
+class BudgetExceeded(ConfigError):
+    """The call could pass ``O4Magics.budget_usd`` (or the key's credit limit); nothing was sent."""
+
+
 class APIError(O4Error):
     """OpenRouter (or the network on the way to it) refused or failed the request."""
 
-    def __init__(self, message: str, *, hint: str = "", status_code: int | None = None, partial_text: str = "") -> None:
+    def __init__(
+        self, message: str, *, hint: str = "", status_code: int | None = None, partial_text: str = ""
+    ) -> None:
         super().__init__(message, hint=hint, partial_text=partial_text)
         self.status_code = status_code
 
@@ -57,3 +75,23 @@ class Interrupted(O4Error):
     """The user interrupted the kernel (or pressed Stop) while the reply streamed."""
 
     status = "interrupted"
+
+
+class ReplyFormatError(O4Error):
+    """The reply arrived (and was billed) but is not in the asked format, e.g. ``-f json`` and not JSON."""
+
+
+#: The public error classes, exported by ``o4_magics``.
+PUBLIC_ERRORS = (
+    "O4Error",
+    "InvalidRequest",
+    "ContextError",
+    "ConfigError",
+    "MissingKeyError",
+    "BudgetExceeded",
+    "APIError",
+    "StreamError",
+    "IncompleteReply",
+    "Interrupted",
+    "ReplyFormatError",
+)

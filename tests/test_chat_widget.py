@@ -142,7 +142,7 @@ def test_two_chats_are_independent_and_same_thread_chats_share(make_chat, o4_emu
     assert right.messages() == []
     type_and_send(right, "right question")
     assert user_contents(o4_emulator) == ["right question"]  # nothing of the left thread
-    assert o4_emulator.chat_requests[-1].body["reasoning"] == {"effort": "low"}
+    assert o4_emulator.chat_requests[-1].body["reasoning"] == {"effort": "low", "summary": "auto"}
 
     twin = make_chat(thread="left")
     assert [text for _, text in twin.messages()][0] == "left question"
@@ -226,8 +226,7 @@ def test_magic_displays_a_widget_and_rejects_bad_options(shell, magics, o4_emula
     result, captured = shell.run("%o4_chat -t side -e high")
     assert result.success
     assert any(WIDGET_MIME in out.data for out in captured.outputs)
-    listeners = [listener for listener in magics.session.listeners if getattr(listener, "__self__", None)]
-    chat = listeners[-1].__self__
+    (chat,) = [chat for chat in magics.session._o4_chats if not chat.closed]
     assert chat.thread == "side" and chat.effort == "high"
     chat.close()
 
@@ -243,11 +242,11 @@ def test_magic_displays_a_widget_and_rejects_bad_options(shell, magics, o4_emula
 def test_message_view_draws_thinking_once_a_second_and_marks_stopped():
     import ipywidgets as w
 
-    from o4_magics.call.engine import Reply
-    from o4_magics.widgets.chat_view import MessageView
+    from o4_magics.call.reply import Reply
+    from o4_magics.display.view import ReplyView, WidgetSink
 
     out = w.Output()
-    view = MessageView(out)
+    view = ReplyView(WidgetSink(out), stopped_word="stopped")
     for elapsed in (0.1, 0.5, 0.9, 1.2):
         view.thinking(elapsed)
     assert view.updates == 2 and out.outputs[0]["data"]["text/markdown"] == "*thinking… 1 s*"

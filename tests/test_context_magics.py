@@ -70,7 +70,9 @@ def test_no_interp_sends_braces(shell, o4_emulator, frame):
         ("%o4 what is {df.head()}", "calls a function"),
         ("%o4 -i results hi", "-i results:"),
         ("%o4 -i 99 hi", "cell [99] displayed no image"),
-        ("%o4 -i /no/such/file.png hi", "no variable, cell number or file"),
+        ("%o4 -i /no/such/file.png hi", "no such file"),
+        ("%o4 -i missing.png hi", "-i missing.png: no such file"),
+        ("%o4 -i nothing_here hi", "name 'nothing_here' is not defined"),
         ("%o4 -i last hi", "no cell has displayed an image yet"),
     ],
 )

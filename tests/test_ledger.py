@@ -116,9 +116,14 @@ def test_fresh_database_schema(ledger, home):
             for kind, name, sql in db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
         ]
         migrations = [name for (name,) in db.execute("SELECT name FROM _o4_migrations ORDER BY rowid")]
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert schema == [
+        (
+            "index",
+            "reservations_notebook",
+            "CREATE INDEX reservations_notebook ON reservations (notebook, expires_ts)",
+        ),
         ("index", "sqlite_autoindex__o4_migrations_1", None),
         (
             "index",
@@ -140,6 +145,13 @@ def test_fresh_database_schema(ledger, home):
         ),
         (
             "table",
+            "reservations",
+            normalized("""CREATE TABLE reservations ( id INTEGER PRIMARY KEY, notebook TEXT NOT NULL,
+            amount_usd REAL NOT NULL, created_ts TEXT NOT NULL, expires_ts TEXT NOT NULL,
+            pid INTEGER NOT NULL DEFAULT 0 )"""),
+        ),
+        (
+            "table",
             "usage",
             normalized("""CREATE TABLE usage (
             id INTEGER PRIMARY KEY, ts TEXT NOT NULL, notebook TEXT NOT NULL, cell INTEGER,
@@ -151,7 +163,7 @@ def test_fresh_database_schema(ledger, home):
             error TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '' )"""),
         ),
     ]
-    assert migrations == ["m001_usage", "m002_usage_indexes"]
+    assert migrations == ["m001_usage", "m002_usage_indexes", "m003_reservations"]
     with sqlite3.connect(home / CACHE_FILE) as db:
         tables = {name: normalized(sql) for name, sql in db.execute("SELECT name, sql FROM sqlite_master")}
     assert tables["cache"] == normalized("""CREATE TABLE cache ( key TEXT PRIMARY KEY, payload TEXT NOT NULL,
@@ -163,7 +175,7 @@ def test_reopening_applies_no_migration_twice(home):
         with Ledger() as ledger:
             ledger.record(make_row())
     with sqlite3.connect(home / USAGE_FILE) as db:
-        assert db.execute("SELECT COUNT(*) FROM _o4_migrations").fetchone() == (2,)
+        assert db.execute("SELECT COUNT(*) FROM _o4_migrations").fetchone() == (3,)
     assert Ledger().totals()["calls"] == 3  # totals survive a kernel restart
 
 
@@ -647,7 +659,9 @@ def test_ledger_reads_no_key_from_the_environment(tmp_path, monkeypatch):
     assert not [name for name in environ.read if "KEY" in name.upper()]
     for path in (tmp_path / "h").iterdir():
         assert secret.encode() not in path.read_bytes()
-    source = Path(sys.modules[Ledger.__module__].__file__).read_text()
+    store = Path(sys.modules[Ledger.__module__].__file__).parent
+    source = "".join(path.read_text() for path in sorted(store.glob("*.py")))
     assert set(re.findall(r"(?:environ\.get\(|environ\[|getenv\()\s*[\"']([^\"']+)", source)) == {
-        "O4_MAGICS_HOME"
+        "O4_MAGICS_HOME",
+        "JPY_SESSION_NAME",
     }

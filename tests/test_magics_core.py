@@ -35,7 +35,7 @@ def test_request_on_the_wire(shell, o4_emulator):
     assert body["stream"] is True
     assert body["usage"] == {"include": True}
     assert body["stream_options"] == {"include_usage": True}
-    assert body["reasoning"] == {"effort": "medium"}
+    assert body["reasoning"] == {"effort": "medium", "summary": "auto"}
     assert "temperature" not in body and "top_p" not in body
     assert body["messages"][0]["role"] == "system"
     assert body["messages"][-1] == {"role": "user", "content": "What is a p-value?"}
@@ -49,14 +49,14 @@ def test_line_magic_keeps_prompt_verbatim(shell, o4_emulator):
     assert result.success
     body = last_body(o4_emulator)
     assert body["messages"][-1]["content"] == "what's the difference between a \"t-test\" and -1 {x}?"
-    assert body["reasoning"] == {"effort": "low"}
+    assert body["reasoning"] == {"effort": "low", "summary": "auto"}
 
 
 def test_options_reach_the_wire(shell, o4_emulator):
     shell.run('%%o4 -m openai/gpt-4o-mini -e high -s "Be terse." --max-tokens 300 --no-stream\nHi')
     body = last_body(o4_emulator)
     assert body["model"] == "openai/gpt-4o-mini"
-    assert body["reasoning"] == {"effort": "high"}
+    assert body["reasoning"] == {"effort": "high", "summary": "auto"}
     assert body["messages"][0] == {"role": "system", "content": "Be terse."}
     assert body["max_tokens"] == 300
     assert body["stream"] is False and "stream_options" not in body
@@ -68,7 +68,7 @@ def test_config_traits_apply(shell, o4_emulator):
     shell.run("%o4 hello")
     body = last_body(o4_emulator)
     assert body["model"] == "anthropic/claude-3.5-haiku"
-    assert body["reasoning"] == {"effort": "low"}
+    assert body["reasoning"] == {"effort": "low", "summary": "auto"}
 
 
 def test_threads_follow_up_new_and_named(shell, o4_emulator):
@@ -226,7 +226,7 @@ def test_ask_attaches_vars_and_images(shell, o4_emulator):
 
 
 def test_terminal_ipython_prints_plain_text(shell, o4_emulator, monkeypatch):
-    monkeypatch.setattr("o4_magics.ipython.frontend.is_terminal", lambda shell: True)
+    monkeypatch.setattr("o4_magics.ipython.views.is_terminal", lambda shell: True)
     result, captured = shell.run("%o4 hello")
     assert result.success and captured.outputs == []
     assert captured.stdout.startswith("## Offline answer")

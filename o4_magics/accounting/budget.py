@@ -1,48 +1,54 @@
-"""The per-notebook spending cap: refuse a call whose worst case would pass it; warn from 80% on."""
+"""The per-notebook spending cap: reserve each call's worst case before sending, settle it after.
+
+A call is refused when what the notebook spent, plus what calls in flight hold (threads, the chat, other
+kernels sharing the ledger), plus this call's worst case would pass ``O4Magics.budget_usd``. The worst case
+prices a safe upper bound of the prompt and the output cap (``--max-tokens``, else ``DEFAULT_WORST_OUTPUT_TOKENS``).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import BudgetExceeded
+from .money import format_share, format_usd, round_up_usd
 from .prices import prices_for
 
 #: Output assumed for the worst case when --max-tokens is not set (stated in the README).
 DEFAULT_WORST_OUTPUT_TOKENS = 10_000
 WARN_FRACTION = 0.8
 
-
-class BudgetExceeded(ConfigError):
-    """The call could pass ``O4Magics.budget_usd``; nothing was sent."""
-
-    status = "refused"
+__all__ = ["BudgetExceeded", "WorstCase", "worst_case", "refusal", "budget_note", "DEFAULT_WORST_OUTPUT_TOKENS"]
 
 
-def worst_case_cost(
-    model: str, prompt_tokens: int, max_tokens: int | None, known: dict | None = None
-) -> tuple[float, int]:
-    """(USD, output tokens assumed) of the most a call may cost, from the estimate and the output cap."""
+@dataclass(frozen=True)
+class WorstCase:
+    """The most a call may cost, and what that assumes."""
+
+    usd: float
+    prompt_tokens: int
+    output_tokens: int
+    capped: bool  # True when --max-tokens set the output
+
+
+def worst_case(model: str, prompt_tokens: int, max_tokens: int | None, known: dict | None = None) -> WorstCase:
+    """The most a call may cost from a prompt upper bound and the output cap (reasoning counts as output)."""
     prices = prices_for(model, known)
     output = max_tokens or DEFAULT_WORST_OUTPUT_TOKENS
-    return prompt_tokens * prices.prompt + output * prices.completion, output
+    usd = max(0, prompt_tokens) * prices.prompt + output * prices.completion
+    return WorstCase(usd, prompt_tokens, output, bool(max_tokens))
 
 
-def check_budget(
-    budget: float | None, spent: float, model: str, prompt_tokens: int, max_tokens: int | None,
-    known: dict | None = None,
-) -> None:
-    """Raise ``BudgetExceeded`` (with the figures and the fix) if the call could pass ``budget``."""
-    if budget is None:
-        return
-    worst, output = worst_case_cost(model, prompt_tokens, max_tokens, known)
-    if spent + worst <= budget:
-        return
-    cap_note = "--max-tokens" if max_tokens else f"no --max-tokens, so {output:,} output tokens assumed"
-    raise BudgetExceeded(
-        f"Budget: this call could cost up to ${worst:.4f} (~{prompt_tokens:,} input tokens, {cap_note}) and this "
-        f"notebook has spent ${spent:.4f} of its ${budget:.2f} budget; nothing was sent.",
-        hint=f"Raise the cap with %config O4Magics.budget_usd = {max(budget * 2, spent + worst):.2f}, or set a "
-        "lower --max-tokens.",
+def refusal(cap: float, spent: float, held: float, worst: WorstCase, *, who: str = "this notebook") -> BudgetExceeded:
+    """The message of a refused call: the figures, and a cap that would let it through (rounded up)."""
+    cap_note = "--max-tokens" if worst.capped else f"no --max-tokens, so {worst.output_tokens:,} output tokens assumed"
+    in_flight = f" and calls in flight hold {format_usd(held)}" if held > 0 else ""
+    needed = round_up_usd(spent + held + worst.usd)
+    return BudgetExceeded(
+        f"Budget: this call could cost up to {format_usd(worst.usd)} (~{worst.prompt_tokens:,} input tokens, "
+        f"{cap_note}) and {who} has spent {format_usd(spent)}{in_flight} of its {format_usd(cap)} budget; "
+        "nothing was sent.",
+        hint=f"Raise the cap with %config O4Magics.budget_usd = {needed:g}, or set a lower --max-tokens.",
     )
 
 
@@ -50,9 +56,10 @@ def budget_note(budget: float | None, spent: float) -> str:
     """The footer's budget warning from 80% of the cap on; empty below."""
     if budget is None or budget <= 0 or spent < WARN_FRACTION * budget:
         return ""
-    return f"⚠️ budget: ${spent:.2f} of ${budget:.2f} spent ({spent / budget:.0%})"
+    return f"⚠️ budget: {format_usd(spent)} of {format_usd(budget)} spent ({format_share(spent, budget)})"
 
 
-def spent_by(session: Any) -> float:
-    """What this notebook has spent so far, from the ledger."""
-    return float(session.ledger.totals(notebook=session.notebook())["cost_usd"] or 0.0)
+def reservation_ttl(settings: Any) -> float:
+    """How long a reservation is held at most: every attempt's timeout, plus room for a slow stream."""
+    attempts = int(settings.max_retries) + 1
+    return min(6 * 3600.0, attempts * float(settings.timeout) * 4 + 600.0)

@@ -1,36 +1,36 @@
-"""One call's life, shared by every front end: build the request, stream it, gather the reply, record it.
+"""The engine: runs one validated ``CallSpec`` for every front end, and records it.
 
-The front ends (magics, chat widget, ``ask()``) pass a ``CallSpec`` and a view; the view is told what to
-draw (thinking time, text so far, the final reply) and never talks to the network itself.
+In order: the thread's place is taken (send order), the exact request is built, the response cache is asked,
+the prompt is checked against the model's context, the budget's worst case is reserved, the request streams
+in a worker while the view draws, and then the reply is gathered, redacted, recorded with its cost (the
+reservation settled in the same transaction), filed in its thread and, when caching is on, cached.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from typing import Any, Protocol
 
-from ..accounting.budget import budget_note, check_budget, spent_by
-from ..accounting.prices import estimate_cost, prices_for
 from ..errors import ConfigError, IncompleteReply, Interrupted, O4Error
-from .client import map_error, request_kwargs
-from .replay import replay_cached, request_cache_key, store_in_cache
-from .reply import CallSpec, Reply, Usage, ledger_row
+from .reply import Reply, ledger_row
+from .request import build_request, prompt_estimate, prompt_upper_bound
 from .session import Session
+from .spec import CallSpec
 from .streaming import StreamingCall
-from .threads import message_tokens
+from .threads import Ticket
 
-__all__ = ["CallSpec", "Reply", "Usage", "View", "NullView", "run", "build_request", "prompt_estimate"]
+__all__ = ["View", "NullView", "run", "TICK_S"]
 
-JSON_INSTRUCTION = "Answer with a single JSON object and nothing else."
-CODE_INSTRUCTION = "Answer with one fenced Python code block (comments inside it are fine) and no prose around it."
+#: How often the cell's thread looks at a streaming call: the "thinking" clock, redraws, Stop and Ctrl-C.
+TICK_S = 0.1
 
 
 class View(Protocol):
-    """What the core tells a front end while a call runs."""
+    """What the engine tells a front end while a call runs; ``display.view.ReplyView`` is the one we ship."""
 
     def thinking(self, elapsed: float) -> None: ...
+    def reasoning(self, text_so_far: str, elapsed: float) -> None: ...
     def text(self, text_so_far: str) -> None: ...
     def due(self, size: int, seconds_since: float) -> bool: ...
     def finish(self, reply: Reply) -> None: ...
@@ -40,6 +40,9 @@ class NullView:
     """A view that draws nothing (``ask()``)."""
 
     def thinking(self, elapsed: float) -> None:
+        pass
+
+    def reasoning(self, text_so_far: str, elapsed: float) -> None:
         pass
 
     def text(self, text_so_far: str) -> None:
@@ -52,42 +55,45 @@ class NullView:
         pass
 
 
-def system_text(spec: CallSpec) -> str:
-    extra = {"json": JSON_INSTRUCTION, "code": CODE_INSTRUCTION}.get(spec.format, "")
-    return "\n\n".join(part for part in (spec.system, extra) if part)
+class _Stopped(Exception):
+    """The caller's cancel event was set (the chat widget's Stop button)."""
 
 
-def build_messages(session: Session, spec: CallSpec) -> list[dict[str, Any]]:
-    """System prompt, the thread's bounded history, then the user's message."""
-    messages: list[dict[str, Any]] = []
-    system = system_text(spec)
-    if system:
-        messages.append({"role": "system", "content": system})
-    if not spec.new:
-        messages.extend(session.threads.history(spec.thread, session.settings.history_max_tokens))
-    messages.append({"role": "user", "content": spec.content})
-    return messages
+def _pump(call: StreamingCall, view: Any, spec: CallSpec, started: float, cancel: threading.Event | None) -> None:
+    """Draw while the worker streams: thinking clock, reasoning summary, throttled text; return at the end."""
+    drawn_text = drawn_reasoning = 0
+    last_draw = 0.0
+    result = call.result
+    while not call.done.is_set():
+        if cancel is not None and cancel.is_set():
+            raise _Stopped
+        call.wake.wait(TICK_S)
+        call.wake.clear()
+        if call.done.is_set() or (cancel is not None and cancel.is_set()):
+            continue
+        now = time.monotonic()
+        if result.size:
+            if result.size != drawn_text and view.due(result.size, now - last_draw):
+                view.text(result.text)
+                drawn_text, last_draw = result.size, now
+        elif spec.show_reasoning and result.reasoning_size:
+            if result.reasoning_size != drawn_reasoning and view.due(result.reasoning_size, now - last_draw):
+                view.reasoning(result.reasoning, now - started)
+                drawn_reasoning, last_draw = result.reasoning_size, now
+            elif now - last_draw >= 1.0:
+                view.reasoning(result.reasoning, now - started)  # keeps the clock in its label moving
+                last_draw = now
+        else:
+            view.thinking(now - started)
 
 
-def build_request(session: Session, spec: CallSpec) -> dict[str, Any]:
-    """The keyword arguments of the SDK call for ``spec`` (the exact request, for sending or --dry-run)."""
-    return request_kwargs(
-        model=spec.model,
-        messages=build_messages(session, spec),
-        stream=spec.stream,
-        effort=spec.effort,
-        max_tokens=spec.max_tokens,
-        json_mode=spec.format == "json",
-    )
+def _refuse(session: Session, spec: CallSpec, error: O4Error) -> O4Error:
+    """Record a call refused before sending (cost 0), so the ledger shows it, and return the error."""
+    session.record(ledger_row(session, spec, Reply("", spec.model, status="refused", error=str(error))))
+    return error
 
 
-def prompt_estimate(messages: list[dict[str, Any]]) -> int:
-    """Estimated prompt tokens of ``messages`` (offline)."""
-    return 3 + sum(message_tokens(m) for m in messages)
-
-
-def check_before_sending(session: Session, spec: CallSpec, prompt_tokens: int) -> None:
-    """Refuse, before anything is sent, a prompt beyond the model's context or a call past the budget."""
+def _check_context(session: Session, spec: CallSpec, prompt_tokens: int) -> None:
     context = session.context_length(spec.model)
     if context and prompt_tokens > context:
         raise ConfigError(
@@ -96,168 +102,245 @@ def check_before_sending(session: Session, spec: CallSpec, prompt_tokens: int) -
             hint="Attach less (lower O4Magics.context_max_tokens), start a fresh thread with -n, "
             "or lower O4Magics.history_max_tokens.",
         )
-    if session.settings.budget_usd is not None:
-        check_budget(session.settings.budget_usd, spent_by(session), spec.model, prompt_tokens,
-                     spec.max_tokens, session.known_prices(spec.model))
 
 
-def usage_from(
-    raw: dict[str, Any] | None, *, messages: list[dict], text: str, model: str, known: dict | None = None
-) -> Usage:
-    """Usage from the server's record when present; else an offline estimate priced from the price list."""
-    from ..context.tokens import estimate_tokens
+def _reserve(session: Session, spec: CallSpec, prompt_tokens: int) -> Any:
+    """Hold the call's worst case against the budget (None when no budget is set); refuse past it."""
+    from ..accounting.budget import refusal, reservation_ttl, worst_case
 
-    if raw:
-        prompt = int(raw.get("prompt_tokens") or 0)
-        completion = int(raw.get("completion_tokens") or 0)
-        cached = int((raw.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-        reasoning = int((raw.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
-        cost = raw.get("cost")
-        if cost is not None:
-            return Usage(prompt, cached, completion, reasoning, float(cost), "openrouter")
-    elif not text:  # refused before any output (HTTP error, no connection): nothing was billed
-        return Usage()
-    else:
-        prompt, cached, reasoning = prompt_estimate(messages), 0, 0
-        completion = estimate_tokens(text)
-    cost = estimate_cost(prices_for(model, known), prompt, cached, completion)
-    return Usage(prompt, cached, completion, reasoning, cost, "estimated")
+    cap = session.settings.budget_usd
+    if cap is None:
+        return None
+    worst = worst_case(spec.model, prompt_tokens, spec.max_tokens, session.known_prices(spec.model))
+    held = session.ledger.reserve(session.notebook(), worst.usd, float(cap), reservation_ttl(session.settings))
+    if not held.granted:
+        raise refusal(float(cap), held.spent_usd, held.held_usd, worst)
+    return held
 
 
-class _CallFailed(Exception):
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
+def _replayed(session: Session, spec: CallSpec, reply: Reply, view: Any, ticket: Ticket, messages: list) -> Reply:
+    session.threads.complete(
+        ticket, messages[-1], {"role": "assistant", "content": reply.text}, private=spec.private, model=reply.model
+    )
+    session.record(ledger_row(session, spec, reply))
+    _add_budget_note(session, reply)
+    view.text(reply.text)
+    view.finish(reply)
+    return reply
 
 
-class _Stopped(Exception):
-    """The caller's cancel event was set (the chat widget's Stop button)."""
+def run(
+    session: Session,
+    spec: CallSpec,
+    view: Any = None,
+    cancel: threading.Event | None = None,
+    ticket: Ticket | None = None,
+) -> Reply:
+    """Send ``spec``, stream into ``view``, record the call; return the Reply or raise an ``O4Error``.
+
+    On any failure the view has already drawn what streamed, and the raised error carries ``.reply``.
+    Setting ``cancel`` (from another thread) stops the call like Ctrl-C does, as status ``interrupted``:
+    no request starts after it, a retry wait included.
+    """
+    view = view or NullView()
+    try:
+        base_url = session.base_url()
+    except ConfigError as error:
+        raise _refuse(session, spec, error) from None
+    if spec.new:
+        session.threads.reset(spec.thread)
+    ticket = ticket or session.threads.begin(spec.thread)
+    kwargs = build_request(session, spec)
+    messages = kwargs["messages"]
+    cache_key = None
+    if spec.cache:
+        from .replay import replay_cached, request_cache_key
+
+        cache_key = request_cache_key(kwargs, base_url)
+        replayed = replay_cached(session, spec, cache_key)
+        if replayed is not None:
+            replayed.redactions = spec.redactions
+            return _replayed(session, spec, replayed, view, ticket, messages)
+    session.require_key()
+    upper = prompt_upper_bound(messages, spec.image_tokens)
+    try:
+        _check_context(session, spec, upper)
+        reservation = _reserve(session, spec, upper)
+    except ConfigError as refusal_error:  # the ledger shows refused calls too (cost 0), then the user sees why
+        raise _refuse(session, spec, refusal_error) from None
+    return _send(session, spec, view, cancel, ticket, kwargs, reservation, cache_key)
 
 
-def _consume(call: StreamingCall, view: View, started: float, cancel: threading.Event | None) -> None:
-    """Pump the worker's events into the view: thinking ticks, throttled text redraws; returns at the end."""
-    have_text = pending = False
-    last_draw = 0.0
-    while True:
+def _send(
+    session: Session,
+    spec: CallSpec,
+    view: Any,
+    cancel: threading.Event | None,
+    ticket: Ticket,
+    kwargs: dict[str, Any],
+    reservation: Any,
+    cache_key: str | None,
+) -> Reply:
+    from .retries import RetryPolicy
+
+    started = time.monotonic()
+    call: StreamingCall | None = None
+    error: O4Error | None = None
+    cause: BaseException | None = None
+    try:
         if cancel is not None and cancel.is_set():
             raise _Stopped
-        try:
-            kind, payload = call.events.get(timeout=0.1)
-        except queue.Empty:
-            kind, payload = "tick", None
-        if kind == "text":
-            have_text = pending = True
-        elif kind == "done":
-            return
-        elif kind == "error":
-            raise _CallFailed(payload)
-        now = time.monotonic()
-        if not have_text:
-            view.thinking(now - started)
-        elif pending and view.due(call.result.size, now - last_draw):
-            view.text(call.result.text)
-            pending, last_draw = False, now
-
-
-def _usage(session: Session, spec: CallSpec, kwargs: dict[str, Any], result: Any) -> Usage:
-    has_cost = bool(result.usage) and result.usage.get("cost") is not None
-    known = None if has_cost or not result.text else session.known_prices(spec.model)
-    return usage_from(result.usage, messages=kwargs["messages"], text=result.text, model=spec.model, known=known)
+        client = session.client(session.require_key())  # may import openai (the first call): Stop during it sends nothing
+        if cancel is not None and cancel.is_set():
+            raise _Stopped
+        call = StreamingCall(client, kwargs, RetryPolicy(int(session.settings.max_retries))).start()
+        _pump(call, view, spec, started, cancel)
+        if call.error is not None:
+            cause = call.error
+            error = _failure(session, spec, call, call.error, time.monotonic() - started)
+    except KeyboardInterrupt:
+        error = Interrupted("Interrupted; the reply above is partial.", hint="Run the cell again for a full reply.")
+    except _Stopped:
+        error = Interrupted("Stopped; the reply is partial.", hint="Send the message again for a full reply.")
+    finally:
+        if call is not None and not call.done.is_set():
+            call.cancel()
+    return _conclude(session, spec, view, ticket, kwargs, call, started, error, cause, reservation, cache_key)
 
 
 def _failure(session: Session, spec: CallSpec, call: StreamingCall, exc: BaseException, waited: float) -> O4Error:
+    from .error_map import again, map_error
+
     if call.result.size and type(exc).__name__ == "APIConnectionError":  # cut mid-reply (e.g. a TCP reset)
-        return IncompleteReply(
-            "The connection was cut before the reply finished; it is incomplete.",
-            hint="What streamed is kept above; run the cell again.",
-        )
+        return IncompleteReply("The connection was cut before the reply finished; it is incomplete.", hint=again(spec.source))
     error = map_error(
         exc,
         base_url=session.settings.resolved_base_url(),
         model=spec.model,
         retries=max(0, call.attempts - 1),
         timeout=session.settings.timeout,
-        waited=waited,
+        waited=call.retry_wait or waited,
+        source=spec.source,
     )
     error.message = session.scrub(error.message)
     return error
 
 
-def run(
-    session: Session, spec: CallSpec, view: View | None = None, cancel: threading.Event | None = None
-) -> Reply:
-    """Send ``spec``, stream into ``view``, record the call; return the Reply or raise an ``O4Error``.
+def _usage(session: Session, spec: CallSpec, messages: list, call: StreamingCall | None, error: O4Error | None,
+           text: str, started: float) -> Any:
+    from ..accounting.usage import REASONING_TOKENS_PER_S, usage_from
+    from ..context import estimate_tokens
 
-    On any failure the view has already drawn what streamed, and the raised error carries ``.reply``.
-    Setting ``cancel`` (from another thread) stops the call like Ctrl-C does, as status ``interrupted``.
-    """
-    view = view or NullView()
-    if spec.new:
-        session.threads.reset(spec.thread)
-    kwargs = build_request(session, spec)
-    cache_key = request_cache_key(kwargs)
-    if spec.cache:
-        replayed = replay_cached(session, spec, kwargs, cache_key, view)
-        if replayed is not None:
-            return replayed
-    key = session.require_key()
-    try:
-        check_before_sending(session, spec, prompt_estimate(kwargs["messages"]))
-    except ConfigError as refusal:  # the ledger shows refused calls too (cost 0), then the user sees why
-        session.record(ledger_row(session, spec, Reply("", spec.model, status="refused", error=str(refusal))))
-        raise
-    started = time.monotonic()
-    call = StreamingCall(session.client(key), kwargs, session.pool.attempts).start()
-    error: O4Error | None = None
-    try:
-        _consume(call, view, started, cancel)
-    except KeyboardInterrupt:
-        call.cancel()
-        error = Interrupted("Interrupted; the reply above is partial.", hint="Run the cell again for a full reply.")
-    except _Stopped:
-        call.cancel()
-        error = Interrupted("Stopped; the reply is partial.", hint="Send the message again for a full reply.")
-    except _CallFailed as failed:
-        error = _failure(session, spec, call, failed.cause, time.monotonic() - started)
-    result = call.result
-    if error is None and result.finish_reason is None:
-        error = IncompleteReply(
-            "The connection closed before the reply finished; it is incomplete.",
-            hint="What streamed is kept above; run the cell again.",
-        )
-    reply = Reply(
-        text=result.text,
-        model=result.model or spec.model,
-        usage=_usage(session, spec, kwargs, result),
-        generation_id=result.generation_id,
-        provider=result.provider,
-        finish_reason=result.finish_reason,
-        latency_s=time.monotonic() - started,
-        ttft_s=(result.first_token_at - started) if result.first_token_at else None,
-        thread=spec.thread,
+    result = call.result if call is not None else None
+    raw = result.usage if result is not None else None
+    has_cost = bool(raw) and raw.get("cost") is not None
+    streamed = result is not None and (result.size or result.reasoning_size)
+    reached = call is not None and (streamed or getattr(call, "_response", None) is not None)
+    billed = bool(streamed) or (isinstance(error, Interrupted) and reached)
+    thinking_s = 0.0
+    if result is not None and not result.size:
+        thinking_s = time.monotonic() - started
+    reasoning_guess = 0
+    if billed and not result.size and isinstance(error, Interrupted):
+        reasoning_guess = int(thinking_s * REASONING_TOKENS_PER_S)
+        if spec.max_tokens:
+            reasoning_guess = min(reasoning_guess, spec.max_tokens)
+    return usage_from(
+        raw,
+        prompt_estimate=prompt_estimate(messages, spec.image_tokens),
+        output_estimate=estimate_tokens(text),
+        reasoning_estimate=reasoning_guess,
+        model=spec.model,
+        known=None if has_cost or not billed else session.known_prices(spec.model),
+        sent=billed,
     )
-    retries = max(0, call.attempts - 1)
+
+
+def _conclude(
+    session: Session,
+    spec: CallSpec,
+    view: Any,
+    ticket: Ticket,
+    kwargs: dict[str, Any],
+    call: StreamingCall | None,
+    started: float,
+    error: O4Error | None,
+    cause: BaseException | None,
+    reservation: Any,
+    cache_key: str | None,
+) -> Reply:
+    result = call.result if call is not None else None
+    redactor = session.redactor
+    text, found_in_text = redactor.redact(result.text if result is not None else "")
+    reasoning, found_in_reasoning = redactor.redact(result.reasoning if result is not None else "")
+    if error is None and result is not None and result.finish_reason is None:
+        error = IncompleteReply("The connection closed before the reply finished; it is incomplete.",
+                                hint=_again(spec.source))
+    reply = Reply(
+        text=text,
+        model=(result.model if result is not None else None) or spec.model,
+        usage=_usage(session, spec, kwargs["messages"], call, error, text, started),
+        generation_id=result.generation_id if result is not None else None,
+        provider=result.provider if result is not None else None,
+        finish_reason=result.finish_reason if result is not None else None,
+        latency_s=time.monotonic() - started,
+        ttft_s=(result.first_token_at - started) if result is not None and result.first_token_at else None,
+        thread=spec.thread,
+        reasoning=reasoning,
+        reasoning_s=_reasoning_seconds(result, started),
+        redactions=spec.redactions + found_in_text + found_in_reasoning,
+    )
+    if error is None:
+        from .formats import check_format
+
+        reply.parsed, error = check_format(spec.format, reply.text, spec.source)
+    retries = max(0, call.attempts - 1) if call is not None else 0
     if retries:
         reply.notes.append(f"after {retries} {'retry' if retries == 1 else 'retries'}")
     if error is not None:
-        reply.status, reply.error = error.status, str(error)
+        reply.status, reply.error = error.status, session.scrub(str(error))
         error.partial_text = reply.text
-    else:
-        session.threads.append(spec.thread, kwargs["messages"][-1], {"role": "assistant", "content": reply.text})
-        if reply.finish_reason == "stop":
+    if error is None:
+        session.threads.complete(
+            ticket, kwargs["messages"][-1], {"role": "assistant", "content": reply.text}, private=spec.private,
+            model=reply.model,
+        )
+        if cache_key is not None and reply.finish_reason == "stop":
+            from .replay import store_in_cache
+
             store_in_cache(session, cache_key, reply)
-    session.record(ledger_row(session, spec, reply))
+    row = ledger_row(session, spec, reply)
+    if reservation is not None:
+        session.ledger.release(reservation, row)
+        session.record_listeners(row)
+    else:
+        session.record(row)
     _add_budget_note(session, reply)
     view.finish(reply)
     if error is not None:
         error.reply = reply  # type: ignore[attr-defined]
-        raise error
+        raise error from cause
     return reply
 
 
+def _again(source: str) -> str:
+    from .error_map import again
+
+    return again(source)
+
+
+def _reasoning_seconds(result: Any, started: float) -> float | None:
+    if result is None or result.first_reasoning_at is None:
+        return None
+    end = result.first_token_at or time.monotonic()
+    return max(0.0, end - started)
+
+
 def _add_budget_note(session: Session, reply: Reply) -> None:
+    from ..accounting.budget import budget_note
+
     budget = session.settings.budget_usd
     if budget is not None:
-        note = budget_note(budget, spent_by(session))
+        note = budget_note(budget, session.spent())
         if note:
             reply.notes.append(note)

@@ -1,28 +1,23 @@
-"""What a call is asked to do and what it produced: ``CallSpec``, ``Usage``, ``Reply``, and its ledger row."""
+"""What a call produced: ``Reply`` (text, reasoning, usage, how it ended) and its ledger row."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..accounting.usage import Usage
 from .threads import MAIN_THREAD
 
-
-@dataclass
-class Usage:
-    """Tokens and cost of one call; ``completion_tokens`` includes ``reasoning_tokens``."""
-
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
-    cost_usd: float = 0.0
-    cost_source: str = "estimated"  # "openrouter" (usage.cost), "estimated" (price list) or "cached"
+__all__ = ["Reply", "Usage", "ledger_row"]
 
 
 @dataclass
 class Reply:
-    """What a call produced: the text, its usage and cost, and how it ended."""
+    """What a call produced: the text, its usage and cost, and how it ended.
+
+    ``reasoning`` is the summary o4-mini streamed while thinking (empty when none came); it is never part of
+    ``text``, the thread's history or the response cache.
+    """
 
     text: str
     model: str
@@ -30,13 +25,17 @@ class Reply:
     generation_id: str | None = None
     provider: str | None = None
     finish_reason: str | None = None
-    status: str = "ok"  # ok | error | incomplete | interrupted | cached
+    status: str = "ok"  # ok | error | incomplete | interrupted | cached | refused
     error: str = ""
     latency_s: float = 0.0
     ttft_s: float | None = None
     thread: str = MAIN_THREAD
     parsed: Any = None
     cached: bool = False
+    reasoning: str = ""
+    reasoning_s: float | None = None
+    #: credentials redacted from the request and the reply
+    redactions: int = 0
     notes: list[str] = field(default_factory=list)  # extra footer marks, e.g. the budget warning
 
     @property
@@ -50,32 +49,8 @@ class Reply:
         preview = self.text[:60] + ("…" if len(self.text) > 60 else "")
         return f"Reply({preview!r}, model={self.model!r}, cost=${self.cost:.6f}, status={self.status!r})"
 
-    def _repr_markdown_(self) -> str:
-        from ..markdown import jupyter_math
 
-        return jupyter_math(self.text)
-
-
-@dataclass
-class CallSpec:
-    """Everything a front end decided about one call."""
-
-    content: str | list[dict[str, Any]]
-    model: str
-    effort: str = "medium"
-    system: str = ""
-    max_tokens: int | None = None
-    stream: bool = True
-    format: str = "markdown"  # markdown | text | code | json
-    thread: str = MAIN_THREAD
-    new: bool = False
-    source: str = "magic"  # magic | explain | chat | ask
-    cell: int | None = None
-    images: int = 0
-    cache: bool = False  # replay an identical earlier request from the response cache
-
-
-def ledger_row(session: Any, spec: CallSpec, reply: Reply) -> Any:
+def ledger_row(session: Any, spec: Any, reply: Reply) -> Any:
     """The ledger's record of one call."""
     from ..store.ledger import UsageRow
 
@@ -97,6 +72,6 @@ def ledger_row(session: Any, spec: CallSpec, reply: Reply) -> Any:
         latency_s=round(reply.latency_s, 4),
         ttft_s=round(reply.ttft_s, 4) if reply.ttft_s is not None else None,
         status=reply.status,
-        error=reply.error[:500],
+        error=session.scrub(reply.error)[:500],
         source=spec.source,
     )

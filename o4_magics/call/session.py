@@ -1,4 +1,4 @@
-"""Per-kernel state shared by every front end: settings, the key, threads, SDK clients, ledger, listeners."""
+"""Per-kernel state shared by every front end: settings, the key, its redactor, threads, SDK clients, ledger."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import MissingKeyError
+from ..errors import ConfigError, MissingKeyError
+from ..redact import Redactor
 from .client import ClientConfig, ClientPool
+from .endpoint import check_base_url, safe_url
 from .settings import O4Settings
 from .threads import ThreadStore
 
@@ -28,19 +30,24 @@ class Session:
         self.pool = ClientPool()
         self._api_key: str | None = None
         self._ledger: Any = None
-        self._catalog: tuple[dict, dict] | None = None
+        self._catalog: Any = None
+        self._redactor_for: str | None = None
+        self._redactor = Redactor()
+        #: called with each recorded row (usage panels, chats); each entry removes itself when its widget closes
         self.listeners: list[Callable[[Any], None]] = []
 
     def __repr__(self) -> str:
-        return f"<o4_magics Session base_url={self.settings.resolved_base_url()!r} threads={self.threads.names()}>"
+        url = safe_url(self.settings.resolved_base_url())
+        return f"<o4_magics Session base_url={url!r} threads={self.threads.names()}>"
 
     # -- the key ---------------------------------------------------------------------------------------
     def set_api_key(self, key: str | None) -> None:
         """Keep ``key`` in memory only (``%o4_key``); it wins over $OPENROUTER_API_KEY."""
-        self._api_key = key.strip() if key else None
+        self._api_key = key.strip() if key and key.strip() else None
 
     def api_key(self) -> str | None:
-        return self._api_key or os.environ.get("OPENROUTER_API_KEY") or None
+        key = self._api_key or os.environ.get("OPENROUTER_API_KEY", "").strip()
+        return key or None
 
     def require_key(self) -> str:
         key = self.api_key()
@@ -49,57 +56,56 @@ class Session:
                 "No OpenRouter API key is set, so nothing was sent.",
                 hint="Set OPENROUTER_API_KEY in the environment that starts Jupyter, or run %o4_key to enter one.",
             )
+        if any(ch.isspace() for ch in key) or not key.isascii() or not key.isprintable():
+            raise ConfigError(
+                "The OpenRouter API key is malformed (it holds spaces, line breaks or other characters a key "
+                "never has); nothing was sent.",
+                hint="Copy the key again from https://openrouter.ai/settings/keys, or enter it with %o4_key.",
+            )
         return key
 
-    def secrets(self) -> list[str]:
-        """Strings that must never be shown (the key in use), for scrubbing messages."""
-        key = self.api_key()
-        return [key] if key else []
+    @property
+    def redactor(self) -> Redactor:
+        """The redactor for this session's key (rebuilt when the key changes) and credential-shaped values."""
+        key = self.api_key() or ""
+        if key != self._redactor_for:
+            self._redactor = Redactor([key] if key else [])
+            self._redactor_for = key
+        return self._redactor
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets():
-            if secret and secret in text:
-                text = text.replace(secret, mask_key(secret))
-        return text
+        """``text`` with the key and credential-shaped values redacted."""
+        return self.redactor.redact(text)[0]
 
-    # -- the SDK client --------------------------------------------------------------------------------
+    # -- the endpoint and the SDK client ---------------------------------------------------------------
+    def base_url(self) -> str:
+        """The checked base URL (a ``ConfigError`` if it cannot be used)."""
+        return check_base_url(self.settings.resolved_base_url())
+
     def client(self, key: str) -> Any:
-        settings = self.settings
-        config = ClientConfig(
-            base_url=settings.resolved_base_url(),
-            api_key=key,
-            timeout=float(settings.timeout),
-            max_retries=int(settings.max_retries),
-        )
+        config = ClientConfig(base_url=self.base_url(), api_key=key, timeout=float(self.settings.timeout))
         return self.pool.get(config)
 
     # -- prices and context lengths ---------------------------------------------------------------------
-    def _model_catalog(self, model: str) -> tuple[dict, dict]:
-        """/models, only for a model the built-in table lacks: fetched once, kept a day in O4_MAGICS_HOME."""
-        from ..accounting.prices import BUILTIN_PRICES, fetch_model_catalog, load_catalog, save_catalog
-        from ..store.ledger import default_home
+    @property
+    def catalog(self) -> Any:
+        if self._catalog is None:
+            from ..accounting.catalog import ModelCatalog
+            from ..store.home import default_home
 
-        if self._catalog is None and model not in BUILTIN_PRICES:
-            base_url = self.settings.resolved_base_url()
-            saved_path = default_home() / "models.json"
-            self._catalog = load_catalog(saved_path, base_url) or ({}, {})
-            if not self._catalog[0]:
-                try:
-                    client = self.client(self.api_key() or "no-key").with_options(max_retries=0, timeout=5.0)
-                    self._catalog = fetch_model_catalog(client)
-                    save_catalog(saved_path, base_url, *self._catalog)
-                except Exception:  # offline: built-in prices (o4-mini's for unknown models) are the fallback
-                    pass
-        return self._catalog or ({}, {})
+            self._catalog = ModelCatalog(
+                base_url=self.settings.resolved_base_url,
+                client=lambda: self.client(self.api_key() or "no-key"),
+                home=default_home,
+            )
+        return self._catalog
 
     def known_prices(self, model: str) -> dict:
-        """Prices known for ``model`` beyond the built-in table (for ``pricing.prices_for``)."""
-        return self._model_catalog(model)[0]
+        """Prices known for ``model`` beyond the built-in table (for ``prices.prices_for``)."""
+        return self.catalog.known_prices(model)
 
     def context_length(self, model: str) -> int | None:
-        from ..accounting.prices import BUILTIN_CONTEXT
-
-        return BUILTIN_CONTEXT.get(model) or self._model_catalog(model)[1].get(model)
+        return self.catalog.context_length(model)
 
     # -- the ledger and listeners ------------------------------------------------------------------------
     @property
@@ -120,9 +126,17 @@ class Session:
         try:
             self.ledger.record(row)
         except Exception as exc:  # the ledger warns and keeps rows itself; this is the last safety net
-            warnings.warn(f"o4: could not write the usage ledger ({type(exc).__name__}: {exc})", stacklevel=2)
+            warnings.warn(f"o4: could not write the usage ledger ({type(exc).__name__})", stacklevel=2)
+        self.record_listeners(row)
+
+    def record_listeners(self, row: Any) -> None:
+        """Tell the listeners (usage panels, chats) about a row already written."""
         for listener in list(self.listeners):
             try:
                 listener(row)
             except Exception:  # a broken panel must not break a call
                 pass
+
+    def spent(self) -> float:
+        """What this notebook has spent so far, from the ledger."""
+        return float(self.ledger.totals(notebook=self.notebook())["cost_usd"] or 0.0)

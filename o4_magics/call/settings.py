@@ -1,10 +1,15 @@
-"""The settings every front end reads: traitlets on ``O4Magics`` (``%config O4Magics.<name> = value``)."""
+"""The settings every front end reads: traitlets on ``O4Magics`` (``%config O4Magics.<name> = value``).
+
+Each setting is checked when it is set, so ``%config O4Magics.max_tokens = -5`` fails at once with a message
+naming the setting, not later with one naming a command-line option.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode
+from traitlets import Bool, CaselessStrEnum, Float, Int, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
@@ -14,38 +19,89 @@ DEFAULT_SYSTEM_PROMPT = (
     "Be concise and concrete. Use Markdown; put code in fenced blocks with a language tag; "
     "write math as LaTeX."
 )
+EFFORTS = ("low", "medium", "high")
+FORMATS = ("markdown", "text", "code", "json")
+
+
+def _positive(name: str, value: Any, *, allow_zero: bool = False) -> Any:
+    if value is None:
+        return value
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = "zero or more" if allow_zero else "a positive number"
+        raise TraitError(f"O4Magics.{name} must be {bound}, not {value!r}.")
+    return value
 
 
 class O4Settings(Configurable):
     """Every configurable setting of o4-magics, with its default (mixed into ``O4Magics``)."""
 
     model = Unicode(DEFAULT_MODEL, help="OpenRouter model id.").tag(config=True)
-    effort = CaselessStrEnum(["low", "medium", "high"], "medium", help="Reasoning effort.").tag(config=True)
+    effort = CaselessStrEnum(list(EFFORTS), "medium", help="Reasoning effort.").tag(config=True)
     system_prompt = Unicode(DEFAULT_SYSTEM_PROMPT, help="System prompt sent with every call.").tag(config=True)
-    base_url = Unicode(
-        "", help="API base URL; empty means $OPENROUTER_BASE_URL, else OpenRouter's."
-    ).tag(config=True)
-    max_tokens = Int(None, allow_none=True, help="Cap on completion tokens (None: the model's own).").tag(config=True)
+    base_url = Unicode("", help="API base URL; empty means $OPENROUTER_BASE_URL, else OpenRouter's.").tag(
+        config=True
+    )
+    max_tokens = Int(None, allow_none=True, help="Cap on completion tokens (None: the model's own).").tag(
+        config=True
+    )
     stream = Bool(True, help="Stream replies as they are generated.").tag(config=True)
-    timeout = Float(120.0, help="Seconds to wait for the server (connect, and between streamed chunks).").tag(config=True)
+    timeout = Float(120.0, help="Seconds to wait for the server (connect, and between streamed chunks).").tag(
+        config=True
+    )
     max_retries = Int(2, help="Retries of 408, 429 and 5xx answers and of connection errors.").tag(config=True)
     budget_usd = Float(None, allow_none=True, help="Cap on this notebook's total spend in USD.").tag(config=True)
     cache = Bool(False, help="Replay identical earlier requests from the response cache.").tag(config=True)
     context_max_tokens = Int(2000, help="Token budget of each attached value's description.").tag(config=True)
-    history_max_tokens = Int(20000, help="Token budget of a thread's history sent with each call.").tag(config=True)
+    history_max_tokens = Int(20000, help="Token budget of a thread's history sent with each call.").tag(
+        config=True
+    )
     image_max_side = Int(1024, help="Images are downscaled to fit this many pixels per side.").tag(config=True)
     private = Bool(False, help="Describe values by structure only, never by their content.").tag(config=True)
     interpolate = Bool(True, help="Expand {name} in prompts to the value's description.").tag(config=True)
     debug = Bool(False, help="Show full tracebacks instead of short error messages.").tag(config=True)
+    allowed_image_hosts = List(
+        Unicode(), [], help="Hosts whose images a reply may load (e.g. ['upload.wikimedia.org']); others show as links."
+    ).tag(config=True)
+    show_reasoning = Bool(True, help="Show o4-mini's reasoning summary while it thinks, then collapsed.").tag(
+        config=True
+    )
+    warm_up = Bool(True, help="Prepare the HTTP client in the background after %load_ext.").tag(config=True)
+
+    @validate("max_tokens")
+    def _check_max_tokens(self, proposal: Any) -> Any:
+        return _positive("max_tokens", proposal["value"])
+
+    @validate("timeout")
+    def _check_timeout(self, proposal: Any) -> Any:
+        return _positive("timeout", proposal["value"])
+
+    @validate("max_retries")
+    def _check_max_retries(self, proposal: Any) -> Any:
+        return _positive("max_retries", proposal["value"], allow_zero=True)
+
+    @validate("budget_usd")
+    def _check_budget(self, proposal: Any) -> Any:
+        return _positive("budget_usd", proposal["value"], allow_zero=True)
+
+    @validate("context_max_tokens", "history_max_tokens", "image_max_side")
+    def _check_sizes(self, proposal: Any) -> Any:
+        return _positive(proposal["trait"].name, proposal["value"])
+
+    @validate("model")
+    def _check_model(self, proposal: Any) -> Any:
+        value = proposal["value"].strip()
+        if not value or any(ch.isspace() for ch in value):
+            raise TraitError(f"O4Magics.model must be a model id such as {DEFAULT_MODEL!r}, not {proposal['value']!r}.")
+        return value
 
     def resolved_base_url(self) -> str:
-        """The base URL in effect: the setting, else $OPENROUTER_BASE_URL, else OpenRouter's."""
-        url = self.base_url or os.environ.get("OPENROUTER_BASE_URL", "") or OPENROUTER_BASE_URL
+        """The base URL in effect: the setting, else $OPENROUTER_BASE_URL, else OpenRouter's (whitespace trimmed)."""
+        url = (self.base_url or os.environ.get("OPENROUTER_BASE_URL", "")).strip() or OPENROUTER_BASE_URL
         return url.rstrip("/")
 
 
 def settings_table() -> list[tuple[str, str, str]]:
-    """(name, default, help) for every setting, for the README and ``%o4_config``-style listings."""
+    """(name, default, help) for every setting, for the README and listings."""
     rows = []
     for name, trait in sorted(O4Settings.class_traits(config=True).items()):
         rows.append((name, repr(trait.default_value), trait.help))

@@ -1,7 +1,14 @@
-"""Conversation threads: each notebook's named histories of user/assistant turns, bounded by tokens."""
+"""Conversation threads: each notebook's named histories of user/assistant turns, bounded by tokens.
+
+A turn belongs to the conversation it was sent from and to its place there: ``begin`` takes a ticket when a
+call is sent (its epoch and send order) and ``complete`` files the turn at that place. A reset (``-n``, "New
+conversation") starts a new epoch, and a late reply from before it is dropped instead of leaking into the
+fresh conversation.
+"""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,21 +16,46 @@ from typing import Any
 MAIN_THREAD = "main"
 #: Turns kept per thread (only the newest that fit history_max_tokens are sent); older ones are dropped.
 MAX_TURNS_KEPT = 200
+#: What an image costs when its size is unknown (o4-mini's 1024x1024 worst case).
+WORST_IMAGE_TOKENS = 1762
 
 
-def message_tokens(message: dict[str, Any]) -> int:
-    """Estimated prompt tokens of one chat message (text parts and images; 4 tokens of framing)."""
-    from ..context.tokens import estimate_image_tokens, estimate_tokens  # not at %load_ext time
+def _image_tokens(url: str, known: dict[str, int] | None) -> int:
+    if known and url in known:
+        return known[url]
+    try:
+        from ..context.tokens import image_url_tokens
+    except ImportError:  # pragma: no cover - older context package
+        return WORST_IMAGE_TOKENS
+    return image_url_tokens(url)
 
+
+def _text_tokens(text: str, upper: bool) -> int:
+    from ..context.tokens import estimate_tokens  # not at %load_ext time
+
+    if upper:
+        try:
+            from ..context.tokens import token_upper_bound
+        except ImportError:  # pragma: no cover - older context package
+            return max(estimate_tokens(text), len(text.encode("utf-8")) // 2)
+        return token_upper_bound(text)
+    return estimate_tokens(text)
+
+
+def message_tokens(message: dict[str, Any], image_tokens: dict[str, int] | None = None, upper: bool = False) -> int:
+    """Estimated prompt tokens of one chat message (text parts and images; 4 tokens of framing).
+
+    ``upper=True`` gives a safe upper bound instead of the best guess (for refusals and the budget).
+    """
     content = message.get("content")
-    if isinstance(content, str):
-        return 4 + estimate_tokens(content)
     total = 4
+    if isinstance(content, str):
+        return total + _text_tokens(content, upper)
     for part in content or []:
         if part.get("type") == "text":
-            total += estimate_tokens(part.get("text", ""))
+            total += _text_tokens(part.get("text", ""), upper)
         elif part.get("type") == "image_url":
-            total += estimate_image_tokens(1024, 1024)
+            total += _image_tokens(str((part.get("image_url") or {}).get("url", "")), image_tokens)
     return total
 
 
@@ -34,6 +66,21 @@ class Turn:
     user: dict[str, Any]
     assistant: dict[str, Any]
     tokens: int = 0
+    #: made by a --private call (so it holds no cell value and may be sent with later private calls)
+    private: bool = False
+    #: send order within the thread
+    seq: int = 0
+    #: the model that answered (the chat labels turns by it)
+    model: str = ""
+
+
+@dataclass
+class Ticket:
+    """A call's place in a thread, taken when it is sent."""
+
+    thread: str
+    epoch: int
+    seq: int
 
 
 @dataclass
@@ -53,6 +100,7 @@ class ThreadStore:
     def __init__(self) -> None:
         self._threads: dict[str, Thread] = {}
         self._lock = threading.Lock()
+        self._seq = itertools.count(1)
 
     def get(self, name: str = MAIN_THREAD) -> Thread:
         with self._lock:
@@ -66,31 +114,60 @@ class ThreadStore:
             return list(self._threads)
 
     def reset(self, name: str = MAIN_THREAD) -> None:
-        """Start the thread afresh: its history is no longer sent."""
+        """Start the thread afresh: its history is no longer sent, and replies still on their way are dropped."""
         thread = self.get(name)
         with self._lock:
             thread.turns = []
             thread.version += 1
             thread.epoch += 1
 
-    def append(self, name: str, user: dict[str, Any], assistant: dict[str, Any]) -> None:
+    def begin(self, name: str) -> Ticket:
+        """Take a place in thread ``name`` for a call being sent now."""
         thread = self.get(name)
-        turn = Turn(user=user, assistant=assistant, tokens=message_tokens(user) + message_tokens(assistant))
         with self._lock:
-            thread.turns.append(turn)
+            return Ticket(name, thread.epoch, next(self._seq))
+
+    def complete(
+        self, ticket: Ticket, user: dict[str, Any], assistant: dict[str, Any], *, private: bool = False,
+        model: str = "",
+    ) -> bool:
+        """File a finished exchange at its ticket's place; False (dropped) if the thread was reset since."""
+        thread = self.get(ticket.thread)
+        turn = Turn(
+            user=user,
+            assistant=assistant,
+            tokens=message_tokens(user) + message_tokens(assistant),
+            private=private,
+            seq=ticket.seq,
+            model=model,
+        )
+        with self._lock:
+            if thread.epoch != ticket.epoch:
+                return False
+            index = len(thread.turns)
+            while index and thread.turns[index - 1].seq > turn.seq:
+                index -= 1
+            thread.turns.insert(index, turn)
             del thread.turns[:-MAX_TURNS_KEPT]
             thread.version += 1
+            return True
 
-    def history(self, name: str, max_tokens: int) -> list[dict[str, Any]]:
+    def append(
+        self, name: str, user: dict[str, Any], assistant: dict[str, Any], *, private: bool = False, model: str = ""
+    ) -> None:
+        """Add a finished exchange at the end of thread ``name`` (a call with no ticket)."""
+        self.complete(self.begin(name), user, assistant, private=private, model=model)
+
+    def history(self, name: str, max_tokens: int, *, private_only: bool = False) -> list[dict[str, Any]]:
         """The newest whole turns of thread ``name`` that fit in ``max_tokens``, oldest first.
 
         Images are re-sent with the newest turn only (a follow-up about the plot just asked about still sees
         it); older turns carry a one-line note instead, so a long thread does not pay for its images again
-        and again.
+        and again. ``private_only`` keeps only turns made by private calls.
         """
         thread = self.get(name)
         with self._lock:
-            turns = list(thread.turns)
+            turns = [turn for turn in thread.turns if turn.private or not private_only]
         chosen: list[Turn] = []
         used = 0
         for index, turn in enumerate(reversed(turns)):

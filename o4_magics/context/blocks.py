@@ -6,14 +6,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from ..errors import ContextError
 from .tokens import estimate_tokens
 
+__all__ = ["Block", "ContextError", "Section", "fit_block"]
 
-class ContextError(ValueError):
-    """A value cannot become prompt content (not an image, unreadable file, corrupt bytes, ...)."""
 
-    def _render_traceback_(self) -> list[str]:
-        return [f"o4: {self}"]
 
 
 @dataclass(frozen=True)

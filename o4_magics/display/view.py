@@ -1,92 +1,34 @@
-"""How a reply looks: one display that grows in place (throttled), a thinking line, a footer, text in terminals."""
+"""One streaming view for every front: a thinking clock, the reasoning summary, throttled markdown, then the
+reply with its footer. Where it draws is a sink: a notebook output (``display_id``) or a chat message widget.
+"""
 
 from __future__ import annotations
 
-import sys
-import time
-from typing import Any
-from urllib.parse import urlparse
+import dataclasses
+from typing import Any, Protocol
 
-from ..call.settings import OPENROUTER_BASE_URL
-from ..markdown import close_open_fence, jupyter_math
+from .footer import footer_text
+from .render import escape_money, render_markdown
+from .throttle import redraw_due
 
-#: Redraws are at most this frequent (about 10 a second).
-MIN_INTERVAL_S = 0.1
-#: Past this size a redraw also waits until the text grew by GROWTH_STEP of itself, so the bytes sent while
-#: streaming stay within about (1 + 1/GROWTH_STEP) times the final reply, however slowly it streams.
-SMALL_TEXT = 4096
-GROWTH_STEP = 0.02
-
-STATUS_MARKS = {
-    "error": "⚠️ reply failed",
-    "incomplete": "⚠️ reply incomplete",
-    "interrupted": "⏹ interrupted",
-    "cached": "cached",
-}
+EMPTY_REPLY = "*(the model returned an empty reply)*"
+STOPPED_EARLY = "*(stopped before any text)*"
 
 
-def footer_text(reply: Any, *, base_url: str = OPENROUTER_BASE_URL, budget_note: str = "") -> str:
-    """One line under a reply: model, tokens by kind, cost, seconds, and any status mark."""
-    usage = reply.usage
-    parts = [
-        reply.model,
-        f"{usage.prompt_tokens:,} in ({usage.cached_tokens:,} cached)",
-        f"{usage.completion_tokens:,} out ({usage.reasoning_tokens:,} reasoning)",
-        f"${usage.cost_usd:.5f}" + (" estimated" if usage.cost_source == "estimated" else ""),
-        f"{reply.latency_s:.1f} s",
-    ]
-    if reply.finish_reason == "length":
-        parts.append("⚠️ cut at the token limit: raise --max-tokens")
-    mark = STATUS_MARKS.get(reply.status)
-    if mark:
-        parts.append(mark)
-    if base_url.rstrip("/") != OPENROUTER_BASE_URL:
-        parts.append(f"via {urlparse(base_url).netloc or base_url}")
-    if budget_note:
-        parts.append(budget_note)
-    parts.extend(getattr(reply, "notes", []))
-    return " · ".join(parts)
+class Sink(Protocol):
+    """Where a view draws: ``show`` replaces what is shown with one mime bundle."""
+
+    def show(self, bundle: dict[str, str]) -> None: ...
 
 
-def escape_dollars(text: str) -> str:
-    """Dollar amounts in markdown, escaped so two of them never pair up as LaTeX math.
+class NotebookSink:
+    """One output of the running cell that grows in place; created at the first draw, so a call refused up
+    front leaves no output."""
 
-    JupyterLab needs a doubled backslash: markdown turns ``\\\\$`` into ``\\$``, which MathJax then shows
-    as a plain ``$`` (a single backslash, an HTML entity or a span do not survive; checked in Chromium)."""
-    return text.replace("$", "\\\\$")
+    def __init__(self) -> None:
+        self._handle: Any = None
 
-
-def redraw_due(size: int, last_size: int, seconds_since: float) -> bool:
-    """Whether a streaming display should redraw now (see MIN_INTERVAL_S and GROWTH_STEP)."""
-    if seconds_since < MIN_INTERVAL_S:
-        return False
-    return size <= SMALL_TEXT or size >= last_size * (1 + GROWTH_STEP)
-
-
-class MarkdownView:
-    """Streams a reply into one ``display_id`` output as markdown; the final render adds the footer."""
-
-    def __init__(self, *, base_url: str = OPENROUTER_BASE_URL, mode: str = "markdown", budget_note: str = "") -> None:
-        self.base_url = base_url
-        self.mode = mode  # markdown | text
-        self.budget_note = budget_note
-        self.updates = 0
-        self.bytes_sent = 0
-        self._shown_second = -1
-        self._drawn_size = 0
-        self._handle: Any = None  # displayed at the first draw, so a call refused up front leaves no output
-
-    def _bundle(self, markdown_text: str, plain_text: str) -> dict[str, str]:
-        if self.mode == "text":
-            return {"text/plain": plain_text or markdown_text}
-        if not plain_text:  # while streaming, markdown only: the plain copy is sent once, at the end
-            return {"text/markdown": markdown_text}
-        return {"text/markdown": markdown_text, "text/plain": plain_text}
-
-    def _draw(self, markdown_text: str, plain_text: str = "") -> None:
-        bundle = self._bundle(markdown_text, plain_text)
-        self.updates += 1
-        self.bytes_sent += sum(len(value) for value in bundle.values())
+    def show(self, bundle: dict[str, str]) -> None:
         if self._handle is None:
             from IPython.display import display
 
@@ -94,11 +36,80 @@ class MarkdownView:
         else:
             self._handle.update(bundle, raw=True)
 
+
+class WidgetSink:
+    """A chat message: an ``ipywidgets.Output`` whose ``outputs`` are assigned (safe from a worker thread)."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.shown: tuple[dict[str, Any], ...] = ()
+
+    def show(self, bundle: dict[str, str], *extra: dict[str, str]) -> None:
+        self.shown = tuple({"output_type": "display_data", "data": data, "metadata": {}} for data in (bundle, *extra))
+        self.out.outputs = self.shown
+
+
+def reasoning_markdown(reasoning: str, label: str, *, frontend: str, open_: bool) -> str:
+    """The reasoning summary as a collapsible block, dimmed and labelled (open while it streams)."""
+    body = render_markdown(reasoning, frontend=frontend, streaming=open_)
+    quoted = "\n".join("> " + line if line else ">" for line in body.split("\n"))
+    state = " open" if open_ else ""
+    return f"<details{state}><summary>{label}</summary>\n\n{quoted}\n\n</details>\n\n"
+
+
+class ReplyView:
+    """The engine's ``View``: draws into ``sink`` in ``mode`` ``markdown`` or ``text`` for ``frontend``.
+
+    Throttling, math and money handling, the footer and the status marks live here, once for every front.
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        mode: str = "markdown",
+        frontend: str = "jupyterlab",
+        host: str = "",
+        show_reasoning: bool = True,
+        stopped_word: str = "interrupted",
+        allowed_image_hosts: tuple[str, ...] = (),
+    ) -> None:
+        self.sink = sink
+        self.mode = mode
+        self.frontend = frontend
+        self.host = host
+        self.show_reasoning = show_reasoning
+        self.stopped_word = stopped_word
+        self.allowed_image_hosts = tuple(allowed_image_hosts)
+        self.updates = 0
+        self.bytes_sent = 0
+        self.final: dict[str, str] | None = None
+        self._shown_second = -1
+        self._drawn_size = 0
+
+    def _markdown(self, text: str, *, streaming: bool) -> str:
+        return render_markdown(
+            text, frontend=self.frontend, streaming=streaming, allowed_image_hosts=self.allowed_image_hosts
+        )
+
+    def _draw(self, bundle: dict[str, str]) -> None:
+        self.updates += 1
+        self.bytes_sent += sum(len(value) for value in bundle.values())
+        self.sink.show(bundle)
+
     def thinking(self, elapsed: float) -> None:
         second = int(elapsed)
         if second != self._shown_second:
             self._shown_second = second
-            self._draw(f"*thinking… {second} s*", "")
+            self._draw({"text/markdown": f"*thinking… {second} s*"})
+
+    def reasoning(self, text_so_far: str, elapsed: float) -> None:
+        if not self.show_reasoning or self.mode == "text":
+            self.thinking(elapsed)
+            return
+        self._drawn_size = len(text_so_far)
+        label = f"Reasoning… {int(elapsed)} s"
+        self._draw({"text/markdown": reasoning_markdown(text_so_far, label, frontend=self.frontend, open_=True)})
 
     def due(self, size: int, seconds_since: float) -> bool:
         return redraw_due(size, self._drawn_size, seconds_since)
@@ -106,50 +117,42 @@ class MarkdownView:
     def text(self, text_so_far: str) -> None:
         self._drawn_size = len(text_so_far)
         if self.mode == "text":
-            self._draw(text_so_far, text_so_far)
+            self._draw({"text/plain": text_so_far})
         else:
-            self._draw(close_open_fence(jupyter_math(text_so_far)) + " ▌", "")
+            self._draw({"text/markdown": self._markdown(text_so_far, streaming=True) + " ▌"})
 
-    def finish(self, reply: Any) -> None:
-        footer = footer_text(reply, base_url=self.base_url, budget_note=self.budget_note)
+    def _reasoning_header(self, reply: Any) -> str:
+        if not (self.show_reasoning and getattr(reply, "reasoning", "")) or self.mode == "text":
+            return ""
+        seconds = f" · {reply.reasoning_s:.1f} s" if getattr(reply, "reasoning_s", None) else ""
+        label = f"Reasoning · {reply.usage.reasoning_tokens:,} tokens{seconds}"
+        return reasoning_markdown(reply.reasoning, label, frontend=self.frontend, open_=False)
+
+    def finish(self, reply: Any, budget_note: str = "") -> None:
+        footer = footer_text(reply, host=self.host, budget_note=budget_note, stopped_word=self.stopped_word)
         body = reply.text
-        if not body and reply.status == "ok":
-            body = "*(the model returned an empty reply)*"
+        if not body and reply.status in ("ok", "cached"):
+            body = EMPTY_REPLY
+        elif not body and reply.status == "interrupted":
+            body = STOPPED_EARLY
+        plain = f"{reply.text}\n\n{footer}".lstrip()
         if self.mode == "text":
-            self._draw(f"{body}\n\n{footer}", f"{body}\n\n{footer}")
-            return
-        markdown_text = close_open_fence(jupyter_math(body)) if body else ""
-        footer_markdown = escape_dollars(footer)
-        self._draw(f"{markdown_text}\n\n<sub>{footer_markdown}</sub>".lstrip(), f"{body}\n\n{footer}".lstrip())
+            self.final = {"text/plain": f"{body}\n\n{footer}"}
+        else:
+            markdown = self._markdown(body, streaming=False) if body else ""
+            markdown = f"{self._reasoning_header(reply)}{markdown}\n\n<sub>{escape_money(footer, self.frontend)}</sub>"
+            self.final = {"text/markdown": markdown.lstrip(), "text/plain": plain}
+        self._draw(self.final)
+
+    def fail(self, message: str, partial: bool) -> None:
+        """Show an error under what streamed (or alone when nothing did); for sinks that show errors."""
+        error = {"text/markdown": f"⚠️ {escape_money(message, self.frontend)}", "text/plain": message}
+        if isinstance(self.sink, WidgetSink) and partial and self.final is not None:
+            self.sink.show(self.final, error)
+        else:
+            self.sink.show(error)
 
 
-class TerminalView:
-    """Terminal IPython: print the reply as it streams (plain text), then the footer."""
-
-    def __init__(self, *, base_url: str = OPENROUTER_BASE_URL, stream: Any = None, budget_note: str = "") -> None:
-        self.base_url = base_url
-        self.budget_note = budget_note
-        self.out = stream or sys.stdout
-        self._printed = 0
-        self._thinking_since = time.monotonic()
-
-    def thinking(self, elapsed: float) -> None:
-        pass
-
-    def due(self, size: int, seconds_since: float) -> bool:
-        return seconds_since >= 0.05
-
-    def text(self, text_so_far: str) -> None:
-        self.out.write(text_so_far[self._printed :])
-        self.out.flush()
-        self._printed = len(text_so_far)
-
-    def finish(self, reply: Any) -> None:
-        self.text(reply.text)
-        self.out.write("\n\n" + footer_text(reply, base_url=self.base_url, budget_note=self.budget_note) + "\n")
-        self.out.flush()
-
-
-def is_terminal(shell: Any) -> bool:
-    """True in terminal IPython, where markdown would not render."""
-    return type(shell).__name__ == "TerminalInteractiveShell"
+def stopped_copy(reply: Any) -> Any:
+    """``reply`` marked ok, for a footer that names the stop separately."""
+    return dataclasses.replace(reply, status="ok")

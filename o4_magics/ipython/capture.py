@@ -30,12 +30,30 @@ class DisplayedImage:
 
 @dataclass
 class FailedCell:
-    """The last cell that raised: the exception, its formatted traceback and the cell's source."""
+    """The last cell that raised (or did not compile): the exception and the cell's source.
+
+    The traceback is formatted only when someone asks (``traceback_text``): most failures are never explained,
+    and a deep recursion's traceback can be a megabyte.
+    """
 
     cell: int | None
     exception: BaseException
     source: str
-    traceback_text: str
+    before_exec: bool = False  # a SyntaxError/IndentationError: the cell never ran
+
+    @property
+    def traceback_text(self) -> str:
+        error = self.exception
+        return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+
+@dataclass
+class WarnedCell:
+    """The warnings the last cell emitted (it did not fail)."""
+
+    cell: int | None
+    messages: list[str]
+    source: str
 
 
 def current_cell(shell: Any) -> int | None:
@@ -53,6 +71,9 @@ class DisplayCapture:
         self._bytes = 0
         self.last_failure: FailedCell | None = None
         self.last_cell_failed = False
+        self.last_warnings: WarnedCell | None = None
+        self._cell_warnings: list[str] = []
+        self._original_showwarning: Any = None
         self.last_cell_images = 0
         self._cell_images = 0
         self._hooked_publisher: Any = None
@@ -62,6 +83,43 @@ class DisplayCapture:
         self.shell.events.register("pre_run_cell", self._pre_run_cell)
         self.shell.events.register("post_run_cell", self._post_run_cell)
         self._hook_publisher()
+        self._hook_warnings()
+
+    def uninstall(self) -> None:
+        """Undo ``install``: the shell's events, its display publisher and ``warnings.showwarning``."""
+        for event, callback in (("pre_run_cell", self._pre_run_cell), ("post_run_cell", self._post_run_cell)):
+            try:
+                self.shell.events.unregister(event, callback)
+            except ValueError:
+                pass
+        publisher = self._hooked_publisher
+        if publisher is not None and "publish" in vars(publisher):
+            del publisher.publish  # the instance attribute we set; the class's method shows through again
+        self._hooked_publisher = None
+        import warnings
+
+        if self._original_showwarning is not None and getattr(warnings.showwarning, "_o4_hook", False):
+            warnings.showwarning = self._original_showwarning
+        self._original_showwarning = None
+
+    def _hook_warnings(self) -> None:
+        import warnings
+
+        original = warnings.showwarning
+        if getattr(original, "_o4_hook", False):
+            return
+
+        def showwarning(message: Any, category: Any, filename: str, lineno: int, *args: Any, **kwargs: Any) -> Any:
+            try:
+                if len(self._cell_warnings) < 20:
+                    self._cell_warnings.append(f"{category.__name__}: {message} ({os.path.basename(filename)}:{lineno})")
+            except Exception:  # recording must never break a warning
+                pass
+            return original(message, category, filename, lineno, *args, **kwargs)
+
+        showwarning._o4_hook = True  # type: ignore[attr-defined]
+        self._original_showwarning = original
+        warnings.showwarning = showwarning
 
     def _hook_publisher(self) -> None:
         publisher = getattr(self.shell, "display_pub", None)
@@ -81,19 +139,24 @@ class DisplayCapture:
 
     def _pre_run_cell(self, info: Any) -> None:
         self._cell_images = 0
+        self._cell_warnings = []
         self._hook_publisher()  # the kernel may have swapped publishers
 
     def _post_run_cell(self, result: Any) -> None:
         self.last_cell_images = self._cell_images
-        error = result.error_in_exec
+        before = getattr(result, "error_before_exec", None)
+        error = result.error_in_exec or before
+        source = getattr(result.info, "raw_cell", "") or ""
         self.last_cell_failed = error is not None
         if error is not None:
             self.last_failure = FailedCell(
-                cell=result.execution_count,
-                exception=error,
-                source=getattr(result.info, "raw_cell", "") or "",
-                traceback_text="".join(traceback.format_exception(type(error), error, error.__traceback__)),
+                cell=result.execution_count, exception=error, source=source, before_exec=error is before
             )
+        self.last_warnings = (
+            WarnedCell(result.execution_count, list(self._cell_warnings), source)
+            if self._cell_warnings and error is None
+            else None
+        )
 
     def _observe(self, data: dict) -> None:
         for mime in IMAGE_MIMES:
@@ -119,8 +182,11 @@ class DisplayCapture:
         return saved[-1] if saved else None
 
     def images_of_cell(self, cell: int) -> list[DisplayedImage]:
+        """The images cell ``cell`` displayed; the saved notebook is asked only for cells this session has not
+        run yet (after a restart, cell [3] of this session is not the saved file's cell [3])."""
         found = [image for image in self.images if image.cell == cell]
-        if found:
+        ran_here = cell < (getattr(self.shell, "execution_count", 1) or 1)
+        if found or ran_here:
             return found
         return [image for image in saved_notebook_images(notebook_path(self.shell)) if image.cell == cell]
 

@@ -1,7 +1,7 @@
-"""The IPython front: ``%o4`` / ``%%o4`` and ``%o4_key`` parse their input, call the core, and display.
+"""The IPython front: ``%o4`` / ``%%o4``, ``%o4_explain``, ``%o4_chat``, ``%o4_usage`` and ``%o4_key``.
 
-Heavy work lives elsewhere (``core``, ``client``, ``render``); this module only turns a cell into a
-``CallSpec`` and a reply into what the notebook shows.
+Thin by design: each magic parses its line, resolves what the user named, says what was asked (an ``Ask``),
+and hands it to the one door (``call.spec.prepare`` then ``call.engine.run``); display and -f/-o follow.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..call.session import Session
 from ..call.settings import O4Settings
-from ..errors import O4Error
+from ..errors import InvalidRequest, O4Error
 from .options import split_options, with_call_arguments
 
 
@@ -33,6 +33,7 @@ class O4Magics(Magics, O4Settings):
         super().__init__(shell=shell, **kwargs)
         self.session = Session(self, shell)
         self.last_reply: Any = None
+        self.capture: Any = None
 
     # -- %o4 / %%o4 --------------------------------------------------------------------------------------
     @magic_arguments()
@@ -45,9 +46,11 @@ class O4Magics(Magics, O4Settings):
         """Ask o4-mini: ``%o4 QUESTION`` for one line, ``%%o4 [options]`` over a cell for longer prompts.
 
         The answer streams in as rendered markdown with a footer: model, input / cached / output /
-        reasoning tokens, cost in USD and seconds. Consecutive calls form one conversation (the
-        notebook's "main" thread); ``-n`` starts afresh and ``-t NAME`` picks another thread.
-        Errors (no key, no credits, rate limits, network) show as a short message; what streamed stays.
+        reasoning tokens, cost in USD and seconds. While o4-mini reasons, its reasoning summary (when it
+        sends one) grows in place, then folds into a collapsed "Reasoning" block above the answer.
+        Consecutive calls form one conversation (the notebook's "main" thread); ``-n`` starts afresh and
+        ``-t NAME`` picks another thread. Errors (no key, no credits, rate limits, network) show as a short
+        message; what streamed stays.
 
         Examples::
 
@@ -60,6 +63,10 @@ class O4Magics(Magics, O4Settings):
     def _guarded(self, handler: Any, *args: Any) -> Any:
         try:
             return handler(*args)
+        except InvalidRequest as error:  # a bad option or value: IPython's own one-line usage error
+            if self.debug:
+                raise
+            raise UsageError(str(error)) from None
         except O4Error as error:
             if self.debug:
                 raise RuntimeError(str(error)) from error
@@ -78,21 +85,43 @@ class O4Magics(Magics, O4Settings):
         private = self.private if args.private is None else args.private
         return ContentBuilder(self, local_ns, private=private, interpolate=self.interpolate and not args.no_interp)
 
-    def _call(self, args: Any, prompt: str, local_ns: dict | None, *, source: str, extra_images: list = ()) -> Any:
-        from .frontend import call_spec, dry_run_markdown, make_view, store_and_return
+    def _call(
+        self, args: Any, prompt: str, local_ns: dict | None, *, source: str, values: dict | None = None,
+        images: list | None = None, builder: Any = None,
+    ) -> Any:
+        from ..call.spec import check_out_name, prepare
+        from .asking import ask_from_args
 
-        attachments = self._builder(args, local_ns).build(prompt, args.var, args.image, extra_images)
-        spec = call_spec(self, args, attachments.content, source=source, images=attachments.images)
+        out = check_out_name(args.out) if args.out is not None else None  # before anything is sent
+        builder = builder or self._builder(args, local_ns)
+        attached = builder.build(prompt, args.var, args.image)
+        ask = ask_from_args(
+            args, attached.prompt, source=source, shell=self.shell,
+            values={**attached.values, **(values or {})}, images=[*attached.images, *(images or [])],
+        )
+        spec = prepare(self.session, ask)
         if args.dry_run:
-            from IPython.display import Markdown, display
+            from IPython.display import display
 
-            display(Markdown(dry_run_markdown(self.session, spec, attachments.placeholders)))
+            from .dry_run import dry_run_markdown
+
+            display({"text/markdown": dry_run_markdown(self.session, spec)}, raw=True)
             return None
-        from ..call.engine import run
+        return self._run(spec, out)
 
-        reply = run(self.session, spec, make_view(self, spec))
+    def _run(self, spec: Any, out: str | None) -> Any:
+        from ..call.engine import run
+        from .results import store_and_return
+        from .views import make_view
+
+        try:
+            reply = run(self.session, spec, make_view(self, spec))
+        except O4Error:
+            if out:
+                self.shell.user_ns[out] = None
+            raise
         self.last_reply = reply
-        return store_and_return(self, args, spec, reply)
+        return store_and_return(self.shell, spec.format, out, reply)
 
     # -- %o4_explain -------------------------------------------------------------------------------------
     @magic_arguments()
@@ -107,7 +136,9 @@ class O4Magics(Magics, O4Settings):
         ``%o4_explain df`` sends df's compact description (schema, statistics, sample) with a good default
         question for its kind; add your own question after the name. A matplotlib figure or an image is
         sent as a real image. With no name: the last exception if the last cell failed (type, message,
-        traceback and the failing cell's source), else the last output or displayed image.
+        traceback and the failing cell's source; a syntax error too), else the last cell's warnings, else
+        the last output or displayed image. With --private, literals in the cell's source are masked and
+        images are not sent.
 
         Examples::
 
@@ -118,26 +149,16 @@ class O4Magics(Magics, O4Settings):
         return self._guarded(self._explain, line, local_ns)
 
     def _explain(self, line: str, local_ns: dict | None) -> Any:
-        from ..context import ContextError, to_image_part
-        from .explain import choose_target
+        from .explain import choose_target, split_target
 
         args, rest = split_options(self.o4_explain.parser, line)
-        expr, _, question = rest.partition(" ")
         builder = self._builder(args, local_ns)
-        if expr.isidentifier() and not any(expr in namespace for namespace in builder.namespaces):
-            try:  # "%o4_explain why did this fail?": no EXPR, the whole line is the question
-                target = choose_target(self, builder, "", rest)
-            except UsageError:
-                raise UsageError(f"name {expr!r} is not defined; nothing was sent.") from None
-        else:
-            target = choose_target(self, builder, expr, question.strip())
+        builder.interpolate = False  # the question and blocks are sent as written
+        expr, question = split_target(rest, builder.namespaces)
+        target = choose_target(self, builder, expr, question)
         prompt = "\n\n".join([target.question, *target.text_blocks])
-        try:
-            images = [to_image_part(value, max_side=int(self.image_max_side)) for value in target.image_values]
-        except ContextError as exc:
-            raise UsageError(f"{expr or 'the last image'}: {exc}") from None
-        args.no_interp = True  # the question and blocks are sent as written
-        return self._call(args, prompt, local_ns, source="explain", extra_images=images)
+        images = [builder.explain_image(value, expr) for value in target.image_values]
+        return self._call(args, prompt, local_ns, source="explain", images=images, builder=builder)
 
     # -- %o4_chat and %o4_usage: the widgets live in o4_magics.widgets --------------------------------------
     @line_magic
@@ -148,6 +169,7 @@ class O4Magics(Magics, O4Settings):
         switches to a multi-line box where the Send button sends. Stop cancels a streaming reply (what
         streamed is kept, marked stopped). The chat uses the notebook's main
         thread unless given -t, so a question asked with %%o4 can be followed up here, and the reverse.
+        While another cell runs, the kernel handles the chat's clicks when that cell ends.
         """
         from ..widgets.chat import chat_magic
 
@@ -198,4 +220,3 @@ class O4Magics(Magics, O4Settings):
             return
         self.session.set_api_key(key)
         print("o4: key kept in memory for this kernel.")
-

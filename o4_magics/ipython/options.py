@@ -38,6 +38,8 @@ CALL_ARGUMENTS = [
     argument("--private", action="store_true", default=None,
              help="Describe attached values by structure only, never their contents."),
     argument("--no-interp", action="store_true", help="Send the prompt as written: no {name} interpolation."),
+    argument("--no-reasoning", action="store_true",
+             help="Do not show o4-mini's reasoning summary (default: O4Magics.show_reasoning)."),
 ]
 
 
@@ -49,9 +51,22 @@ def with_call_arguments(func: Any) -> Any:
 
 
 def _unquote(token: str) -> str:
-    if len(token) >= 2 and token[0] == token[-1] and token[0] in "\"'":
+    if token[:1] in "\"'":
+        if len(token) < 2 or token[-1] != token[0]:
+            raise UsageError(f"unterminated quote in {token!r}; close it or drop the quote.")
         return shlex.split(token)[0]
     return token
+
+
+def _split_attached(parser: argparse.ArgumentParser, token: str) -> list[str]:
+    """``-vdf`` → ``-v df`` and ``-e=low`` → ``-e low`` for short options that take a value (argparse forms)."""
+    if token.startswith("--") or len(token) <= 2:
+        return [token]
+    action = parser._option_string_actions.get(token[:2])
+    if action is None or action.nargs == 0:
+        return [token]
+    value = token[3:] if token[2] == "=" else token[2:]
+    return [token[:2], _unquote(value)]
 
 
 def split_options(parser: argparse.ArgumentParser, line: str) -> tuple[argparse.Namespace, str]:
@@ -74,12 +89,13 @@ def split_options(parser: argparse.ArgumentParser, line: str) -> tuple[argparse.
             break
         if not token.startswith("-") or token == "-" or _NUMBER.match(token):
             break
-        name = token.split("=", 1)[0] if token.startswith("--") else token
+        pieces = _split_attached(parser, token)
+        name = pieces[0].split("=", 1)[0] if pieces[0].startswith("--") else pieces[0]
         action = parser._option_string_actions.get(name)
         if action is None:
             raise UsageError(f"unknown option {name!r}; %o4? lists the options (use -- before a prompt that starts with '-').")
-        option_tokens.append(token)
-        expecting_value = action.nargs != 0 and "=" not in token
+        option_tokens.extend(pieces)
+        expecting_value = action.nargs != 0 and "=" not in pieces[0] and len(pieces) == 1
         position = match.end()
     if expecting_value:
         raise UsageError(f"option {option_tokens[-1]!r} needs a value.")

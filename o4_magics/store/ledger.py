@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .home import default_home
+
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Sequence
@@ -36,6 +38,17 @@ TOKEN_COLUMNS = ("prompt_tokens", "cached_tokens", "completion_tokens", "reasoni
 INT_FIELDS = ("cell", *TOKEN_COLUMNS, "images")
 FLOAT_FIELDS = ("cost_usd", "latency_s", "ttft_s")
 NULLABLE_FIELDS = ("cell", "cost_usd", "latency_s", "ttft_s")
+
+
+@dataclass
+class Reservation:
+    """The answer to ``Ledger.reserve``: granted or not, and the figures it was judged on (USD)."""
+
+    granted: bool
+    spent_usd: float
+    held_usd: float
+    amount_usd: float
+    id: int | None = None
 
 
 class LedgerWarning(UserWarning):
@@ -72,20 +85,6 @@ COLUMNS = tuple(field.name for field in fields(UsageRow) if field.name != "id")
 INSERT_SQL = f"INSERT INTO usage ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 SELECT_ROWS = f"SELECT {', '.join(COLUMNS)}, id FROM usage"
 SUMS_SQL = ", ".join(f"COALESCE(SUM({name}), 0)" for name in TOKEN_COLUMNS) + ", TOTAL(cost_usd)"
-
-
-def default_home() -> Path:
-    """``O4_MAGICS_HOME`` if set, else ``<jupyter data dir>/o4_magics``."""
-    configured = os.environ.get("O4_MAGICS_HOME")
-    if configured:
-        return Path(configured).expanduser()
-    try:
-        from jupyter_core.paths import jupyter_data_dir
-
-        data_dir = Path(jupyter_data_dir())
-    except Exception:  # jupyter_core missing or broken: use its usual answer on Linux
-        data_dir = Path.home() / ".local" / "share" / "jupyter"
-    return data_dir / "o4_magics"
 
 
 def to_timestamp(moment: str | datetime | float | None = None) -> str:
@@ -141,6 +140,8 @@ class Ledger:
         self._lock = threading.RLock()
         self._dbs: dict[str, sqlite3.Connection] = {}
         self._pid = os.getpid()
+        #: reservations held in memory when the file cannot be written: id -> (notebook, amount, expires)
+        self._held: dict[int, tuple[str, float, float]] = {}
 
     @property
     def home(self) -> Path:
@@ -173,6 +174,91 @@ class Ledger:
                 self._fail(
                     USAGE_FILE, exc, "this call is kept in memory and written when the ledger opens again"
                 )
+                return -1
+
+    # -- reserving money for calls in flight ----------------------------------------------------------------
+
+    def reserve(self, notebook: str, amount_usd: float, cap_usd: float, ttl_s: float) -> Reservation:
+        """Hold ``amount_usd`` for a call if what ``notebook`` spent, plus what calls in flight hold, plus it
+        stays within ``cap_usd``; one write transaction, so two kernels cannot both take the last dollars.
+
+        The result says whether it was granted and the figures it was judged on. A held reservation expires
+        after ``ttl_s`` (a kernel that died mid-call does not hold money forever).
+        """
+        now = datetime.now(timezone.utc)
+        with self._lock:
+            try:
+                return self._reserve(self._db(USAGE_FILE), notebook, amount_usd, cap_usd, now, ttl_s)
+            except _db_errors() as exc:
+                self._fail(USAGE_FILE, exc, "budgets hold within this kernel only")
+            return self._reserve_in_memory(notebook, amount_usd, cap_usd, now, ttl_s)
+
+    def _reserve(
+        self, db: sqlite3.Connection, notebook: str, amount: float, cap: float, now: datetime, ttl_s: float
+    ) -> Reservation:
+        stamp = to_timestamp(now)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM reservations WHERE expires_ts < ?", (stamp,))
+            (spent,) = db.execute("SELECT TOTAL(cost_usd) FROM usage WHERE notebook = ?", (notebook,)).fetchone()
+            spent += sum(row.cost_usd or 0.0 for row in self.pending if row.notebook == notebook)
+            (held,) = db.execute(
+                "SELECT TOTAL(amount_usd) FROM reservations WHERE notebook = ?", (notebook,)
+            ).fetchone()
+            granted = spent + held + amount <= cap + 1e-12
+            row_id = None
+            if granted:
+                expires = to_timestamp(now.timestamp() + ttl_s)
+                row_id = db.execute(
+                    "INSERT INTO reservations (notebook, amount_usd, created_ts, expires_ts, pid) VALUES (?, ?, ?, ?, ?)",
+                    (notebook, amount, stamp, expires, os.getpid()),
+                ).lastrowid
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return Reservation(granted, float(spent), float(held), float(amount), row_id)
+
+    def _reserve_in_memory(self, notebook: str, amount: float, cap: float, now: datetime, ttl_s: float) -> Reservation:
+        moment = now.timestamp()
+        self._held = {key: value for key, value in self._held.items() if value[2] > moment}
+        spent = float(self._query("SELECT TOTAL(cost_usd) FROM usage WHERE notebook = ?", [notebook])[0][0])
+        held = sum(value[1] for value in self._held.values() if value[0] == notebook)
+        granted = spent + held + amount <= cap + 1e-12
+        row_id = None
+        if granted:
+            row_id = -(len(self._held) + 1 + int(moment * 1000) % 1_000_000)
+            self._held[row_id] = (notebook, amount, moment + ttl_s)
+        return Reservation(granted, spent, held, amount, row_id)
+
+    def release(self, reservation: Reservation | None, row: UsageRow | None = None) -> int:
+        """Give back a reservation and, in the same transaction, record the call's row (if given)."""
+        if row is not None:
+            _clean(row)
+        with self._lock:
+            if reservation is not None and reservation.id is not None and reservation.id < 0:
+                self._held.pop(reservation.id, None)
+                return self.record(row) if row is not None else -1
+            try:
+                db = self._db(USAGE_FILE)
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    if reservation is not None and reservation.id is not None:
+                        db.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
+                    row_id = db.execute(INSERT_SQL, _values(row)).lastrowid if row is not None else -1
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+                if row is not None:
+                    row.id = row_id
+                return row_id
+            except _db_errors() as exc:
+                if row is not None:
+                    self.pending.append(row)
+                self._fail(USAGE_FILE, exc, "this call is kept in memory and written when the ledger opens again")
                 return -1
 
     # -- reading ---------------------------------------------------------------------------------------------

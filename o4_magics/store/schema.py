@@ -54,6 +54,24 @@ def m002_usage_indexes(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX usage_ts ON usage (ts)")
 
 
+def m003_reservations(db: sqlite3.Connection) -> None:
+    """Money held by calls in flight: a call reserves its worst case before sending and settles after, so
+    calls running at once (threads, the chat, other kernels) cannot pass a budget together."""
+    db.execute(
+        """
+        CREATE TABLE reservations (
+            id INTEGER PRIMARY KEY,
+            notebook TEXT NOT NULL,
+            amount_usd REAL NOT NULL,
+            created_ts TEXT NOT NULL,
+            expires_ts TEXT NOT NULL,
+            pid INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute("CREATE INDEX reservations_notebook ON reservations (notebook, expires_ts)")
+
+
 def m001_cache(db: sqlite3.Connection) -> None:
     """Reply payloads keyed by the sha256 of their canonical request."""
     db.execute(
@@ -69,7 +87,7 @@ def m001_cache(db: sqlite3.Connection) -> None:
     )
 
 
-USAGE_MIGRATIONS: list[Migration] = [m001_usage, m002_usage_indexes]
+USAGE_MIGRATIONS: list[Migration] = [m001_usage, m002_usage_indexes, m003_reservations]
 CACHE_MIGRATIONS: list[Migration] = [m001_cache]
 
 

@@ -1,27 +1,30 @@
 """``%o4_chat``: an inline chat with o4-mini that shares the notebook's threads with ``%%o4`` and streams replies.
 
-Each reply runs ``core.run`` in a worker thread, so the kernel stays free while it streams; the widgets and
-their drawing live in ``chat_view``.
+A front like the magics: each message becomes an ``Ask`` through the one door (``call.spec.prepare``) and runs
+in ``call.engine.run`` in a worker thread, drawing into the shared ``display.view.ReplyView`` with a widget sink.
+The widgets themselves live in ``chat_view``.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import threading
+import weakref
 from typing import Any
 
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ..call.engine import CallSpec, run
+from ..call.engine import run
+from ..call.spec import Ask, prepare
 from ..call.threads import MAIN_THREAD, Turn
+from ..display.view import ReplyView, WidgetSink
 from ..errors import Interrupted, O4Error
 from .chat_view import (
     LAST_IMAGE,
     NOTHING,
     ChatLayout,
-    MessageView,
     content_text,
-    error_markdown,
     idle_status,
     markdown_output,
     model_label,
@@ -37,60 +40,114 @@ _IMAGE_KINDS = {
     ("matplotlib", "Axes"),
     ("PIL", "Image"),
 }
+#: Chats kept live per session; showing more closes the oldest (a re-run chat cell leaves no live copy).
+MAX_LIVE_CHATS = 8
+_ORDER = itertools.count()
 
 
 @magic_arguments(name="o4_chat")
-@argument(
-    "-t", "--thread", default=MAIN_THREAD, help="The conversation to continue (default: the main thread)."
-)
+@argument("-t", "--thread", default=MAIN_THREAD, help="The conversation to continue (default: the main thread).")
 @argument("-m", "--model", default=None, help="OpenRouter model id (default: %%config O4Magics.model).")
 @argument("-e", "--effort", choices=("low", "medium", "high"), default=None, help="Reasoning effort.")
 def _chat_arguments(line: str) -> None:
     """%o4_chat [-t THREAD] [-m MODEL] [-e {low,medium,high}]"""
 
 
+def _cell_id(shell: Any) -> str | None:
+    """The running cell's id when the frontend sends one (JupyterLab and Notebook 7 do)."""
+    kernel = getattr(shell, "kernel", None)
+    try:
+        parent = kernel.get_parent() if kernel is not None else None
+    except Exception:
+        parent = None
+    metadata = (parent or {}).get("metadata") or {}
+    found = metadata.get("cellId")
+    return str(found) if found else None
+
+
 def chat_magic(magics: Any, line: str) -> None:
-    """``%o4_chat``: parse the options (bad ones are a one-line UsageError) and display a new chat widget."""
+    """``%o4_chat``: parse the options (bad ones are a one-line UsageError) and display a new chat widget.
+
+    Re-running the same cell closes the chat it showed before, so old chats do not keep listening.
+    """
     from IPython.display import display
 
+    from ..call.spec import check_thread
+
     args = parse_argstring(_chat_arguments, line)
+    thread = check_thread(args.thread, "-t/--thread")
+    registry = _registry(magics.session)
+    cell = _cell_id(magics.shell)
+    for old in list(registry):
+        if old.closed or (cell is not None and old.cell_id == cell):
+            old.close()
     chat = ChatWidget(
         magics.session,
-        thread=args.thread,
+        thread=thread,
         model=args.model,
         effort=args.effort,
         capture=getattr(magics, "capture", None),
         user_ns=getattr(magics.shell, "user_ns", None),
     )
+    chat.cell_id = cell
     display(chat.widget)
 
 
-def attachment(prompt: str, choice: str, user_ns: dict, capture: Any, settings: Any) -> tuple[Any, int, str]:
-    """The message content with the picked attachment, its image count, and a note for the transcript."""
-    if choice == NOTHING:
-        return prompt, 0, ""
-    from ..context import ContextError, describe_value, to_image_part
+def _registry(session: Any) -> weakref.WeakSet:
+    registry = getattr(session, "_o4_chats", None)
+    if registry is None:
+        registry = session._o4_chats = weakref.WeakSet()
+    return registry
 
-    max_side = int(getattr(settings, "image_max_side", 1024))
+
+def picked(choice: str, user_ns: dict, capture: Any) -> tuple[dict[str, Any] | None, list[Any] | None, str]:
+    """What the picker's ``choice`` attaches: values, images, and a note for the transcript."""
+    from ..errors import ContextError
+
+    if choice == NOTHING:
+        return None, None, ""
     if choice == LAST_IMAGE:
         image = capture.last_image() if capture is not None else None
         if image is None:
             raise ContextError("no cell has displayed an image yet.")
-        part = to_image_part(image.data, max_side=max_side)
-        content = [{"type": "text", "text": prompt}, part.as_content()]
-        return content, 1, f"📎 last displayed image {part.placeholder()}"
+        return None, [image.data], "📎 last displayed image"
     if choice not in user_ns:
         raise ContextError(f"{choice} is no longer defined.")
     value = user_ns[choice]
-    budget = int(getattr(settings, "context_max_tokens", 2000))
-    block = describe_value(
-        value, choice, max_tokens=budget, private=bool(getattr(settings, "private", False))
-    )
-    text, note = f"{prompt}\n\n{block.text}", "📎 " + block.label.lstrip("# ")
+    note = f"📎 {choice} ({type(value).__name__})"
     if any((cls.__module__.split(".")[0], cls.__name__) in _IMAGE_KINDS for cls in type(value).__mro__):
-        part = to_image_part(value, max_side=max_side)
-        return [{"type": "text", "text": text}, part.as_content()], 1, f"{note} {part.placeholder()}"
-    return text, 0, note
+        return {choice: value}, [value], note
+    return {choice: value}, None, note
+
+
+class _WeakHook:
+    """A session listener or shell event callback that holds its chat weakly and leaves once it is gone."""
+
+    def __init__(self, chat: ChatWidget, method: str) -> None:
+        self._chat = weakref.ref(chat)
+        self._method = method
+
+    def __call__(self, *args: Any) -> None:
+        chat = self._chat()
+        if chat is None or chat.closed:
+            self.detach(chat)
+            return
+        getattr(chat, self._method)(*args)
+
+    def detach(self, chat: Any = None) -> None:
+        session = getattr(chat, "session", None) or self._session
+        if self in session.listeners:
+            session.listeners.remove(self)
+        events = getattr(session.shell, "events", None)
+        if events is not None:
+            try:
+                events.unregister("post_run_cell", self)
+            except ValueError:
+                pass
+
+    def bind(self, session: Any) -> _WeakHook:
+        self._session = session
+        return self
 
 
 class ChatWidget(ChatLayout):
@@ -115,23 +172,38 @@ class ChatWidget(ChatLayout):
         self.capture = capture
         self.user_ns = user_ns if user_ns is not None else getattr(session.shell, "user_ns", None) or {}
         self.busy = False
+        self.closed = False
+        self.cell_id: str | None = None
         self.last_error = ""
-        self.last_view: MessageView | None = None
+        self.last_view: ReplyView | None = None
         self._cancel = threading.Event()
         self._worker: threading.Thread | None = None
-        self._pending: Any = None  # the content of the message being answered (to recognise its turn)
+        self._pending_seq: int | None = None  # the send order of the message being answered
         self._known: list[Turn] = []  # the thread's turns already in the transcript
         self._seen_version = -1
         self._epoch = session.threads.get(thread).epoch
         self._total_usd, self._calls = 0.0, 0
+        self._order = next(_ORDER)
         title = f"<b>{html.escape(model_label(self._model()))}</b> chat · thread <code>{html.escape(thread)}</code>"
         super().__init__(title, self._choices(), idle_status(len(session.threads.get(thread).turns)))
         self._sync()
         self._seed_totals()
-        session.listeners.append(self._on_row)
+        self._row_hook = _WeakHook(self, "_on_row").bind(session)
+        self._cell_hook = _WeakHook(self, "_after_cell").bind(session)
+        session.listeners.append(self._row_hook)
         events = getattr(session.shell, "events", None)
         if events is not None:
-            events.register("post_run_cell", self._after_cell)
+            events.register("post_run_cell", self._cell_hook)
+        registry = _registry(session)
+        registry.add(self)
+        live = sorted((chat for chat in registry if not chat.closed), key=lambda chat: chat._order)
+        for old in live[:-MAX_LIVE_CHATS]:
+            old.close()
+        self.widget.observe(self._on_comm_change, names="comm")
+
+    def _on_comm_change(self, change: dict) -> None:
+        if change.get("new") is None:  # the widget was closed (its output cleared and the model closed)
+            self.close()
 
     def _model(self) -> str:
         return self.model or self.session.settings.model
@@ -140,7 +212,7 @@ class ChatWidget(ChatLayout):
         return variable_choices(self.user_ns, getattr(self.session.shell, "user_ns_hidden", None))
 
     def refresh_variables(self) -> None:
-        """List the notebook's current variables in the picker (called after every cell)."""
+        """List the notebook's current variables in the picker (names and types only: cheap after any cell)."""
         self.set_choices(self._choices())
 
     # -- keeping up with the shared thread ---------------------------------------------------------------
@@ -157,20 +229,33 @@ class ChatWidget(ChatLayout):
                 self._epoch = thread.epoch
                 self._known = []
                 self._total_usd, self._calls = 0.0, 0
-                self.notice(
-                    "*The conversation was restarted elsewhere; earlier messages are no longer sent.*"
-                )
+                self.notice("*The conversation was restarted elsewhere; earlier messages are no longer sent.*")
             known = {id(turn) for turn in self._known}
             for turn in turns:
                 if id(turn) in known:
                     continue
                 self._known.append(turn)
-                if self._pending is not None and turn.user.get("content") is self._pending:
+                if self._pending_seq is not None and turn.seq == self._pending_seq:
                     continue  # this chat's own turn, already on screen
-                self.add("user", "You", markdown_output(content_text(turn.user.get("content"))))
+                self.add("user", "You", self._user_markdown(content_text(turn.user.get("content"))))
                 reply = str(turn.assistant.get("content") or "")
-                self.add("assistant", model_label(self._model()), markdown_output(reply))
+                self.add("assistant", model_label(turn.model or self._model()), self._reply_markdown(reply))
             self._known = [turn for turn in self._known if id(turn) in current]  # the thread keeps a bounded tail
+
+    def _user_markdown(self, text: str) -> dict[str, Any]:
+        from ..display.render import render_markdown
+
+        return markdown_output(render_markdown(text, frontend=self._frontend()))
+
+    def _reply_markdown(self, text: str) -> dict[str, Any]:
+        from ..display.render import render_markdown
+
+        return markdown_output(render_markdown(text, frontend=self._frontend()), text)
+
+    def _frontend(self) -> str:
+        from ..ipython.views import frontend_of
+
+        return frontend_of(self.session.shell)
 
     def _on_row(self, row: Any) -> None:
         """A ledger row from any front (called in the thread that made the call): new turns, status line."""
@@ -210,48 +295,61 @@ class ChatWidget(ChatLayout):
     def send(self, text: str | None = None) -> bool:
         """Send ``text`` (default: the text box) with the picked attachment; False if nothing was sent."""
         prompt = (self.input.value if text is None else text).strip()
-        if not prompt or self.busy:
+        if not prompt:
+            return False
+        if self.busy and self._cancel.is_set():  # Enter right after Stop: let the stopped reply end first
+            self.wait(2.0)
+        if self.busy:
+            self.notice("*A reply is still streaming: press Stop first, or wait for it.*")
             return False
         self._sync()
-        settings = self.session.settings
         try:
-            content, images, note = attachment(
-                prompt, self.picker.value, self.user_ns, self.capture, settings
+            values, images, note = picked(self.picker.value, self.user_ns, self.capture)
+            ask = Ask(
+                prompt=prompt, source="chat", model=self.model, effort=self.effort, thread=self.thread,
+                stream=True, values=values, images=images,
             )
-        except Exception as error:  # an attachment that cannot be used: say so, keep the text
+            spec = prepare(self.session, ask)
+        except O4Error as error:  # an attachment or option that cannot be used: say so, keep the text
+            from .chat_view import error_markdown
+
             self.notice(error_markdown(f"Nothing was sent: {error}"))
             return False
+        if spec.placeholders:
+            note = " ".join([note, *spec.placeholders.values()])
         self.line.value = self.box.value = ""
         self.picker.value = NOTHING
-        self.add("user", "You", markdown_output(content_text(prompt) + (f"\n\n*{note}*" if note else "")))
+        shown = content_text(prompt) + (f"\n\n*{note}*" if note else "")
+        self.add("user", "You", self._user_markdown(shown))
         out = self.add("assistant", model_label(self._model()))
-        view = self.last_view = MessageView(out, base_url=settings.resolved_base_url())
-        spec = CallSpec(
-            content=content,
-            model=self._model(),
-            effort=self.effort or settings.effort,
-            system=settings.system_prompt,
-            max_tokens=settings.max_tokens,
-            stream=True,
-            thread=self.thread,
-            source="chat",
-            images=images,
-            cache=bool(settings.cache),
+        view = self.last_view = ReplyView(
+            WidgetSink(out),
+            frontend=self._frontend(),
+            host=self._host(),
+            show_reasoning=spec.show_reasoning,
+            stopped_word="stopped",
+            allowed_image_hosts=tuple(getattr(self.session.settings, "allowed_image_hosts", ())),
         )
+        ticket = self.session.threads.begin(self.thread)
         self._set_busy(True)
-        self._pending = content
+        self._pending_seq = ticket.seq
         self._cancel = threading.Event()
-        # A worker thread, not the kernel's event loop: core.run blocks (the SDK's stream is synchronous), and
-        # an asyncio task would need an async core and still block the loop between chunks. The thread leaves
-        # the kernel free to run cells while the reply streams, Stop only sets an Event the core checks every
+        # A worker thread, not the kernel's event loop: the engine blocks (the SDK's stream is synchronous), and
+        # an asyncio task would need an async engine and still block the loop between chunks. The thread leaves
+        # the kernel free to run cells while the reply streams, Stop only sets an Event the engine checks every
         # 0.1 s, and widget updates are comm messages, which ipykernel may send from any thread.
-        self._worker = threading.Thread(target=self._run, args=(spec, view), name="o4-chat", daemon=True)
+        self._worker = threading.Thread(target=self._run, args=(spec, view, ticket), name="o4-chat", daemon=True)
         self._worker.start()
         return True
 
-    def _run(self, spec: CallSpec, view: MessageView) -> None:
+    def _host(self) -> str:
+        from ..ipython.views import server_host
+
+        return server_host(self.session.settings)
+
+    def _run(self, spec: Any, view: ReplyView, ticket: Any) -> None:
         try:
-            run(self.session, spec, view, cancel=self._cancel)
+            run(self.session, spec, view, cancel=self._cancel, ticket=ticket)
             self.last_error = ""
         except Interrupted:  # Stop: the view kept what streamed and marked it stopped
             self.last_error = ""
@@ -259,12 +357,12 @@ class ChatWidget(ChatLayout):
             self.last_error = str(error)
             view.fail(str(error), partial=bool(error.partial_text))
         except Exception as error:  # a bug must not leave the chat stuck
-            self.last_error = f"{type(error).__name__}: {error}"
+            self.last_error = f"{type(error).__name__}: {self.session.scrub(str(error))}"
             view.fail(f"o4 chat failed: {self.last_error}", partial=False)
         finally:
             with self._lock:
                 self._sync()  # take the thread's new turn (ours) as known
-                self._pending = None
+                self._pending_seq = None
             self._set_busy(False)
 
     def _set_busy(self, busy: bool) -> None:
@@ -284,9 +382,10 @@ class ChatWidget(ChatLayout):
         return not self.busy
 
     def new_conversation(self) -> None:
-        """Start the thread afresh (for ``%%o4`` too) and clear the transcript."""
+        """Start the thread afresh (for ``%%o4`` too) and clear the transcript; a reply still streaming is
+        stopped and will not join the new conversation."""
         if self.busy:
-            return
+            self.stop()
         self.session.threads.reset(self.thread)
         with self._lock:
             self.clear()
@@ -298,13 +397,11 @@ class ChatWidget(ChatLayout):
 
     def close(self) -> None:
         """Stop listening to the session and the shell, and close the widgets."""
+        if self.closed:
+            return
+        self.closed = True
         self.stop()
-        if self._on_row in self.session.listeners:
-            self.session.listeners.remove(self._on_row)
-        events = getattr(self.session.shell, "events", None)
-        if events is not None:
-            try:
-                events.unregister("post_run_cell", self._after_cell)
-            except ValueError:
-                pass
+        for hook in (getattr(self, "_row_hook", None), getattr(self, "_cell_hook", None)):
+            if hook is not None:
+                hook.detach(self)
         self.close_widgets()

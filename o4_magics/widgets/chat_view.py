@@ -1,4 +1,5 @@
-"""The chat widget's look: its widgets, message bubbles, the streaming view of a reply, status, picker entries.
+"""The chat widget's look: its widgets, message bubbles, status line and picker entries (replies stream through
+the shared ``display.view.ReplyView`` into a bubble's ``Output``).
 
 Everything here draws by assigning an ``Output`` widget's ``outputs`` trait (never ``with out:``), because a
 reply streams from a worker thread, where ``with out:`` would capture the wrong cell's output or none at all.
@@ -6,7 +7,6 @@ reply streams from a worker thread, where ``with out:`` would capture the wrong 
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import threading
 import types
@@ -14,8 +14,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..display.view import OPENROUTER_BASE_URL, escape_dollars, footer_text, redraw_due
-from ..markdown import close_open_fence, jupyter_math
+from ..display.render import escape_money
 
 #: The transcript keeps this many messages; older ones are dropped (the thread itself is bounded too).
 MAX_BUBBLES = 200
@@ -45,7 +44,7 @@ def markdown_output(markdown: str, plain: str = "") -> dict[str, Any]:
 
 
 def error_markdown(message: str) -> str:
-    return f"⚠️ {escape_dollars(message)}"
+    return f"⚠️ {escape_money(message)}"
 
 
 def bubble(kind: str, title: str) -> tuple[w.VBox, w.Output]:
@@ -66,54 +65,6 @@ def bubble(kind: str, title: str) -> tuple[w.VBox, w.Output]:
 def model_label(model: str) -> str:
     """``openai/o4-mini`` → ``o4-mini``."""
     return model.rsplit("/", 1)[-1] or model
-
-
-class MessageView:
-    """The core's ``View`` for one chat reply: thinking time, then throttled text, then text and footer."""
-
-    def __init__(self, out: w.Output, *, base_url: str = OPENROUTER_BASE_URL) -> None:
-        self.out = out
-        self.base_url = base_url
-        self.updates = 0
-        self.final: dict[str, Any] | None = None
-        self._shown_second = -1
-        self._drawn_size = 0
-
-    def _draw(self, *outputs: dict[str, Any]) -> None:
-        self.updates += 1
-        self.out.outputs = outputs
-
-    def thinking(self, elapsed: float) -> None:
-        second = int(elapsed)
-        if second != self._shown_second:
-            self._shown_second = second
-            self._draw(markdown_output(f"*thinking… {second} s*"))
-
-    def due(self, size: int, seconds_since: float) -> bool:
-        return redraw_due(size, self._drawn_size, seconds_since)
-
-    def text(self, text_so_far: str) -> None:
-        self._drawn_size = len(text_so_far)
-        self._draw(markdown_output(close_open_fence(jupyter_math(text_so_far)) + " ▌"))
-
-    def finish(self, reply: Any) -> None:
-        stopped = reply.status == "interrupted"
-        shown = dataclasses.replace(reply, status="ok") if stopped else reply
-        footer = footer_text(shown, base_url=self.base_url) + (" · ⏹ stopped" if stopped else "")
-        body = reply.text or (
-            "*(the model returned an empty reply)*" if reply.status in ("ok", "cached") else ""
-        )
-        markdown = close_open_fence(jupyter_math(body)) if body else ""
-        self.final = markdown_output(
-            f"{markdown}\n\n<sub>{escape_dollars(footer)}</sub>".lstrip(),
-            f"{reply.text}\n\n{footer}".lstrip(),
-        )
-        self._draw(self.final)
-
-    def fail(self, message: str, partial: bool) -> None:
-        """Show an error under what streamed (or alone when nothing did)."""
-        shown = (self.final,) if partial and self.final is not None else ()
-        self._draw(*shown, markdown_output(error_markdown(message), message))
 
 
 class ChatLayout:
@@ -301,13 +252,9 @@ def _kind_rank(value: Any) -> int:
 
 
 def _describe_kind(value: Any) -> str:
-    kind = type(value).__name__
-    shape = getattr(value, "shape", None)
-    if isinstance(shape, tuple) and shape:
-        return f"{kind} {'×'.join(str(n) for n in shape)}"
-    if isinstance(value, (list, tuple, dict, set, str)):
-        return f"{kind}, {len(value):,}"
-    return kind
+    """The type's name only: after every cell no ``.shape`` or ``len()`` is read (a Spark job, a slow
+    property); the block sent when the value is attached says the rest."""
+    return type(value).__name__
 
 
 def _listable(name: str, value: Any, hidden: dict[str, Any]) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import parse_argstring
 
-from ..display.view import is_terminal
+from ..display.terminal import is_terminal
 from ..store.ledger import to_timestamp
 from .usage_tables import (
     UsageFigures,

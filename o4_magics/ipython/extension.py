@@ -1,0 +1,65 @@
+"""``%load_ext`` / ``%unload_ext``: install the magics and their hooks, and take every one of them away again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+REPLY_CLASS = ("o4_magics.call.reply", "Reply")
+
+
+def _find(ipython: Any) -> Any:
+    return next((c for c in getattr(ipython, "configurables", []) if type(c).__name__ == "O4Magics"), None)
+
+
+def reply_markdown(reply: Any) -> str:
+    """How a ``Reply`` shows when it is a cell's value (``r = ask(...)``, then ``r``): its rendered text."""
+    from ..display.render import render_markdown
+
+    return render_markdown(reply.text)
+
+
+def load(ipython: Any) -> None:
+    """Register the magics, the display capture, the question-mark transformer and the Reply formatter."""
+    from .capture import DisplayCapture
+    from .inputs import protect_questions
+    from .magics import O4Magics
+
+    if _find(ipython) is not None:
+        unload(ipython)  # a second %load_ext (or %reload_ext) starts clean
+    magics = O4Magics(shell=ipython)
+    magics.capture = DisplayCapture(ipython)
+    magics.capture.install()
+    ipython.register_magics(magics)
+    if protect_questions not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(protect_questions)
+    ipython.configurables.append(magics)
+    formatter = getattr(getattr(ipython, "display_formatter", None), "formatters", {}).get("text/markdown")
+    if formatter is not None:
+        formatter.for_type_by_name(*REPLY_CLASS, reply_markdown)
+
+
+def unload(ipython: Any) -> None:
+    """Remove what ``load`` installed; a later ``%load_ext o4_magics`` works again."""
+    from .inputs import protect_questions
+
+    magics = _find(ipython)
+    if magics is not None:
+        if magics.capture is not None:
+            magics.capture.uninstall()
+        manager = ipython.magics_manager
+        for kind in ("line", "cell"):
+            table = manager.magics[kind]
+            for name in [name for name, func in table.items() if getattr(func, "__self__", None) is magics]:
+                del table[name]
+        manager.registry.pop(type(magics).__name__, None)
+        magics.session.pool.close()
+        for chat in list(getattr(magics.session, "_o4_chats", ())):
+            chat.close()
+    ipython.configurables[:] = [c for c in ipython.configurables if type(c).__name__ != "O4Magics"]
+    while protect_questions in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.remove(protect_questions)
+    formatter = getattr(getattr(ipython, "display_formatter", None), "formatters", {}).get("text/markdown")
+    if formatter is not None:
+        formatter.deferred_printers.pop(REPLY_CLASS, None)
+        for cls in [cls for cls in formatter.type_printers if f"{cls.__module__}.{cls.__name__}" == ".".join(REPLY_CLASS)]:
+            formatter.type_printers.pop(cls, None)
