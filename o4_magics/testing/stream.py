@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .chat import FEW_CHUNKS, FLUSH_BYTES, PROCESSING, THINK_INTERVAL, ClientGone
+from .exchange import Exchange
+from .httpd import ClientGone, Handler
 
-if TYPE_CHECKING:
-    from .chat import Exchange
-    from .server import _Handler
+#: content chunks sent before a mid-stream fault (error, drop, malformed line, stall)
+FEW_CHUNKS = 3
+#: seconds between ``: OPENROUTER PROCESSING`` comments while "thinking"
+THINK_INTERVAL = 0.2
+PROCESSING = b": OPENROUTER PROCESSING\n\n"
+#: buffered bytes that trigger a write
+FLUSH_BYTES = 64 * 1024
 
 
 class SSEWriter:
     """Buffers SSE bytes and writes them in batches, close-delimited or with chunked transfer encoding."""
 
-    def __init__(self, handler: _Handler, chunked: bool) -> None:
+    def __init__(self, handler: Handler, chunked: bool) -> None:
         self.handler, self.chunked = handler, chunked
         self._buffer: list[bytes] = []
         self._size = 0
