@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .catalog import MODEL_IDS
-from .exchange import Exchange
+from .catalog import MODEL_IDS, provider_name
+from .directives import DirectiveError, find_directives, split_verbatim
+from .exchange import Exchange, Turn
 from .faults import FaultError, Plan, find_faults, make_plan
 from .httpd import ClientGone, Handler
-from .replies import last_user_text, quote
+from .replies import message_text_at, quote, steering_index
 from .state import RecordedRequest
 from .stream import send_stream
+from .tools import check_tool_messages, check_tools, received_reasoning
+
+#: OpenRouter's answer once a key has spent its credit limit
+KEY_LIMIT_MESSAGE = "Key limit exceeded (total limit). Manage it using https://openrouter.ai/settings/keys"
 
 
 def status_error(code: int, model: str, prompt: str) -> tuple[str, dict[str, Any] | None]:
@@ -58,19 +63,42 @@ def send_status(handler: Handler, request: RecordedRequest, plan: Plan, prompt: 
     handler.send_error_json(request, code, message, metadata, headers)
 
 
-def _invalid(request: RecordedRequest) -> tuple[int, str] | None:
+def _invalid(request: RecordedRequest) -> tuple[int, str, dict[str, Any] | None] | None:
+    """The status, message and metadata of a request OpenRouter (or its provider) would refuse."""
     body = request.body
     if body is None:
-        return 400, "Invalid JSON in request body"
+        return 400, "Invalid JSON in request body", None
     if not isinstance(body.get("messages"), list) or not body["messages"]:
-        return 400, 'Input required: specify "prompt" or "messages"'
+        return 400, 'Input required: specify "prompt" or "messages"', None
     if body.get("model") not in MODEL_IDS:
-        return 404, f"No endpoints found for {body.get('model')}."
+        return 404, f"No endpoints found for {body.get('model')}.", None
+    tools_problem = check_tools(body)
+    if tools_problem is not None:
+        return 400, tools_problem, None
+    messages_problem = check_tool_messages(body["messages"])
+    if messages_problem is not None:
+        return 400, *provider_error(body["model"], *messages_problem)
     return None
 
 
+def provider_error(model: str, message: str, param: str) -> tuple[str, dict[str, Any]]:
+    """OpenRouter's wrapping of a provider's 400: "Provider returned error", the provider's body in ``raw``."""
+    raw = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}}
+    return "Provider returned error", {
+        "raw": json.dumps(raw, indent=2),
+        "provider_name": provider_name(model),
+    }
+
+
+def read_turn(messages: list[Any]) -> Turn:
+    """The steering user message: its text (split at ``[[verbatim]]``) and its directives."""
+    index = steering_index(messages)
+    prompt, verbatim = split_verbatim(message_text_at(messages, index))
+    return Turn(messages, index, prompt, verbatim, find_directives(prompt))
+
+
 def handle_chat(handler: Handler, request: RecordedRequest) -> None:
-    """Answer one chat completion request, applying the markers of its last user message and the queue."""
+    """Answer one chat completion request, steered by its last user message's markers and the queue."""
     if handler.reject_unauthorized(request):
         return
     problem = _invalid(request)
@@ -79,10 +107,20 @@ def handle_chat(handler: Handler, request: RecordedRequest) -> None:
         return
     state = handler.state
     assert request.body is not None
-    prompt = last_user_text(request.body["messages"])
+    request.received_reasoning_details = received_reasoning(request.body["messages"])
+    remaining = state.key_remaining
+    if remaining is not None and remaining <= 0:
+        handler.send_error_json(request, 402, KEY_LIMIT_MESSAGE)
+        return
+    try:
+        turn = read_turn(request.body["messages"])
+    except DirectiveError as error:
+        handler.send_error_json(request, 400, f"Emulator: bad directive: {error}")
+        return
+    request.prompt, request.directives = turn.prompt, turn.directives.marker_text
     queued = state.next_fault()
     try:
-        plan = make_plan(state.admit(find_faults(prompt) + find_faults(queued)))
+        plan = make_plan(state.admit(find_faults(turn.prompt) + find_faults(queued)))
     except FaultError as error:
         handler.send_error_json(request, 400, f"Emulator: bad fault marker: {error}")
         return
@@ -91,9 +129,9 @@ def handle_chat(handler: Handler, request: RecordedRequest) -> None:
         if plan.delay and not handler.pause(plan.delay):
             raise ClientGone
         if plan.status is not None:
-            send_status(handler, request, plan, prompt)
+            send_status(handler, request, plan, turn.prompt)
             return
-        exchange = Exchange(handler, request, plan, prompt)
+        exchange = Exchange(handler, request, plan, turn)
         if request.body.get("stream"):
             send_stream(exchange)
         else:
@@ -114,9 +152,7 @@ def send_reply(exchange: Exchange) -> None:
         send_status(exchange.handler, exchange.request, exchange.plan, exchange.prompt)
         return
     exchange.begin_generation(streamed=False)
-    content = "".join(exchange.pieces)
-    message = {"role": "assistant", "content": content, "refusal": None, "reasoning": None}
-    choice = {**exchange.choice("", exchange.finish), "message": message}
+    choice = {**exchange.choice("", exchange.finish), "message": exchange.message()}
     del choice["delta"]
     payload: dict[str, Any] = {**exchange.base(), "object": "chat.completion", "choices": [choice]}
     if not exchange.plan.no_usage:

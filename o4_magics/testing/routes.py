@@ -28,14 +28,21 @@ def _generation(handler: Handler, request: RecordedRequest) -> None:
 def _key(handler: Handler, request: RecordedRequest) -> None:
     if handler.reject_unauthorized(request):
         return
-    usage = sum(stats["total_cost"] or 0 for stats in handler.state.generations().values())
+    state = handler.state
+    usage = state.key_usage
     data = {
         "label": KEY_LABEL,
-        "usage": round(usage, 10),
-        "limit": None,
-        "limit_remaining": None,
+        "usage": usage,
+        "limit": state.key_limit,
+        "limit_remaining": state.key_remaining,
+        "limit_reset": None,
+        "include_byok_in_limit": False,
         "is_free_tier": False,
         "is_provisioning_key": False,
+        "usage_daily": usage,
+        "usage_weekly": usage,
+        "usage_monthly": usage,
+        "byok_usage": 0,
         "rate_limit": {"requests": 100, "interval": "10s"},
     }
     handler.send_json(request, 200, {"data": data})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .directives import ReasoningSpec
 from .faults import find_faults, make_plan
 from .httpd import API_PREFIX, Server
 from .routes import KEY_LABEL, ROUTES
@@ -16,12 +17,46 @@ __all__ = ["API_PREFIX", "KEY_LABEL", "Emulator", "RecordedRequest"]
 class Emulator:
     """An offline, OpenRouter-compatible HTTP server on loopback, for tests, demos and CI."""
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        *,
+        key_limit: float | None = None,
+        reasoning_summaries: bool | int | str | None = False,
+    ) -> None:
         self.host, self.port = host, port
         #: the shared memory the request handlers read and update
-        self.state = EmulatorState()
+        self.state = EmulatorState(key_limit=key_limit)
+        self.reasoning_summaries = reasoning_summaries
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def key_limit(self) -> float | None:
+        """The key's credit limit in USD that ``/key`` reports; once spent, chat requests get 402 (None: none)."""
+        return self.state.key_limit
+
+    @key_limit.setter
+    def key_limit(self, limit: float | None) -> None:
+        self.state.key_limit = None if limit is None else float(limit)
+
+    @property
+    def key_usage(self) -> float:
+        """USD billed to the key so far, as ``/key`` reports it (``clear()`` resets it)."""
+        return self.state.key_usage
+
+    @property
+    def reasoning_summaries(self) -> bool | int | str | None:
+        """Reasoning that reasoning models (o4-mini) send when a request has no ``[[reasoning...]]`` directive:
+        False/None none; True a 40-word summary; N an N-word summary; or a directive's argument such as
+        ``"encrypted"``, ``"text:30"``, ``"summary:60"``."""
+        return self._reasoning_summaries
+
+    @reasoning_summaries.setter
+    def reasoning_summaries(self, setting: bool | int | str | None) -> None:
+        self.state.reasoning_default = reasoning_setting(setting)
+        self._reasoning_summaries = setting
 
     @property
     def reply_text(self) -> str | None:
@@ -97,10 +132,31 @@ class Emulator:
         make_plan(faults)  # raises FaultError (a ValueError) for a bad argument now, not at request time
         self.state.queue_fault(markers)
 
+    def queue_reply(self, text: str) -> None:
+        """Make the next chat request that answers in text reply exactly ``text``, streamed in pieces of 1 to 8
+        characters cut anywhere; each call queues one reply (tool-call steps and error statuses skip it)."""
+        if not isinstance(text, str):
+            raise TypeError(f"queue_reply() takes the reply text, not {type(text).__name__}")
+        self.state.queue_reply(text)
+
     def clear(self) -> None:
-        """Forget recorded requests, queued faults, marker counters, generations and the reply override."""
+        """Forget recorded requests, queued faults and replies, marker counters, generations, the key's usage
+        and the reply override (the key limit and the reasoning default stay)."""
         self.state.clear()
 
     def __repr__(self) -> str:
         state = "running" if self._server is not None else "stopped"
         return f"<Emulator {self.base_url} {state}>"
+
+
+def reasoning_setting(setting: bool | int | str | None) -> ReasoningSpec | None:
+    """Read ``Emulator(reasoning_summaries=...)``; raises ValueError for a setting that makes no sense."""
+    if setting is None or setting is False:
+        return None
+    if setting is True:
+        return ReasoningSpec()
+    if isinstance(setting, int):
+        return ReasoningSpec("summary", setting)
+    if isinstance(setting, str):
+        return ReasoningSpec.parse(setting)
+    raise ValueError(f"reasoning_summaries={setting!r}: expected a bool, a word count or e.g. 'encrypted'")
