@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import urllib.request
 
 import openai
 import pytest
-from test_emulator import KEY, MODEL, ask, http_get, open_stream, raw_post
+from test_emulator import KEY, MODEL, ask, free_port, http_get, open_stream, raw_post
 
 from o4_magics.testing import Emulator
 
@@ -78,3 +81,24 @@ def test_clear_resets_the_usage_but_keeps_the_limit() -> None:
         emu.clear()
         data = http_get(emu, "/key")[1]["data"]
         assert (data["usage"], data["limit"], data["limit_remaining"]) == (0, 5, 5)
+
+
+def test_command_line_sets_the_key_limit_and_reasoning_default() -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "o4_magics.testing", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--key-limit", "0.5", "--reasoning-summaries", "5"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        client = openai.OpenAI(base_url=base_url, api_key=KEY, max_retries=0)
+        reply = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}])
+        assert reply.choices[0].message.reasoning == "**Planning the answer**\n\nI need"
+        request = urllib.request.Request(base_url + "/key", headers={"Authorization": f"Bearer {KEY}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            data = json.loads(response.read())["data"]
+        assert data["limit"] == 0.5 and data["limit_remaining"] == round(0.5 - reply.usage.cost, 10)
+    finally:
+        process.terminate()
+        process.wait(timeout=5)

@@ -1,16 +1,15 @@
-"""Directives in the steering user message: ``[[reasoning:N]]``, ``[[call:NAME:{args}]]``, ``[[verbatim]]``.
+"""Directives in the steering user message that say what a reply holds: reasoning, tool calls, verbatim text."""
 
-Unlike fault markers (faults.py) they say what the reply contains, not how it fails:
-  [[reasoning]] / [[reasoning:N]] / [[reasoning:summary:N]]  a readable summary of N words (default 40)
-      streamed before the answer as ``reasoning`` + ``reasoning.summary`` details (o4-mini's shape)
-  [[reasoning:encrypted]]  one ``reasoning.encrypted`` item, no readable text (``reasoning`` null)
-  [[reasoning:text]] / [[reasoning:text:N]]  ``reasoning.text`` items, as other models send
-  [[reasoning:off]]  no reasoning for this request, whatever ``Emulator(reasoning_summaries=...)`` says
-  [[call:NAME]] / [[call:NAME:{"json": "args"}]]  one step of tool calls (when the request has ``tools``);
-      several directives run in order, one step per request; [[call:a|b:{...}]] makes two calls in one step;
-      [[call:NAME:badjson]] sends arguments that are not valid JSON
-  [[verbatim]]  the reply is exactly the rest of the message after the marker (markers there are text)
-"""
+# Unlike fault markers (faults.py), they shape the reply's content:
+#   [[reasoning]] / [[reasoning:N]] / [[reasoning:summary:N]]  a readable summary of N words (default 40),
+#       streamed before the answer as ``reasoning`` + ``reasoning.summary`` details (o4-mini's shape)
+#   [[reasoning:encrypted]]  one ``reasoning.encrypted`` item, no readable text (``reasoning`` null)
+#   [[reasoning:text]] / [[reasoning:text:N]]  ``reasoning.text`` items, as other models send
+#   [[reasoning:off]]  no reasoning for this request, whatever ``Emulator(reasoning_summaries=...)`` says
+#   [[call:NAME]] / [[call:NAME:{"json": "args"}]]  one step of tool calls (when the request has ``tools``);
+#       several directives run in order, one step per request; [[call:a|b:{...}]] makes two calls in one step;
+#       [[call:NAME:badjson]] sends arguments that are not valid JSON
+#   [[verbatim]]  the reply is exactly the rest of the message after the marker (markers there are text)
 
 from __future__ import annotations
 
