@@ -152,9 +152,9 @@ def test_images_add_prompt_tokens(o4_emulator: Emulator) -> None:
         return reply.usage.prompt_tokens
 
     text_only = ask(o4_emulator, "What is this?").usage.prompt_tokens
-    assert tokens(png_data_url(100, 100)) - text_only == 85 + 170
-    assert tokens(png_data_url(1024, 1024)) - text_only == 85 + 170 * 4
-    assert tokens("https://example.com/cat.jpg") - text_only == 765
+    assert tokens(png_data_url(100, 100)) - text_only == 28  # ceil(4 * 4 patches * 1.72)
+    assert tokens(png_data_url(1024, 1024)) - text_only == 1762  # ceil(32 * 32 * 1.72)
+    assert tokens("https://example.com/cat.jpg") - text_only == 765  # size unknown
 
 
 def test_json_response_format_replies_with_a_json_object(o4_emulator: Emulator) -> None:
@@ -586,3 +586,12 @@ def test_command_line_serves_until_terminated() -> None:
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def sse_chunks(data: bytes) -> list[dict[str, Any]]:
+    """The JSON chunks of a raw SSE body, in order (comments and ``[DONE]`` left out)."""
+    return [
+        json.loads(line[len(b"data: ") :])
+        for line in data.split(b"\n")
+        if line.startswith(b"data: ") and line != b"data: [DONE]"
+    ]

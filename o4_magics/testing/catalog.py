@@ -120,3 +120,14 @@ def prices(model_id: str) -> dict[str, float]:
     """Per-token prices of ``model_id``: ``prompt``, ``completion`` and ``input_cache_read``."""
     pricing = next(model["pricing"] for model in MODELS if model["id"] == model_id)
     return {key: float(pricing[key]) for key in ("prompt", "completion", "input_cache_read")}
+
+
+def provider_name(model_id: str) -> str:
+    """The provider OpenRouter names for ``model_id`` (``OpenAI``, ``Anthropic``...)."""
+    return "OpenAI" if model_id.startswith("openai/") else model_id.split("/")[0].title()
+
+
+def supports_reasoning(model_id: str) -> bool:
+    """Whether ``model_id`` reasons (takes the ``reasoning`` parameter), so it may send reasoning details."""
+    model = next((model for model in MODELS if model["id"] == model_id), None)
+    return model is not None and "reasoning" in model["supported_parameters"]

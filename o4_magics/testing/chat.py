@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import json
-import secrets
-import time
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .catalog import MODEL_IDS
+from .catalog import MODEL_IDS, provider_name
+from .directives import DirectiveError, find_directives, split_verbatim
+from .exchange import Exchange, Turn
 from .faults import FaultError, Plan, find_faults, make_plan
-from .replies import default_reply, json_reply, last_user_text, long_reply, make_usage, quote, split_pieces
+from .httpd import ClientGone, Handler
+from .replies import message_text_at, quote, steering_index
+from .state import RecordedRequest
+from .stream import send_stream
+from .tools import check_tool_messages, check_tools, received_reasoning
 
-if TYPE_CHECKING:
-    from .server import RecordedRequest, _Handler
-
-#: content chunks sent before a mid-stream fault (error, drop, malformed line, stall)
-FEW_CHUNKS = 3
-#: seconds between ``: OPENROUTER PROCESSING`` comments while "thinking"
-THINK_INTERVAL = 0.2
-PROCESSING = b": OPENROUTER PROCESSING\n\n"
-FLUSH_BYTES = 64 * 1024
-
-_NATIVE_FINISH = {"stop": "completed", "length": "max_output_tokens", "error": "error"}
-
-
-class ClientGone(Exception):
-    """The client hung up, or the emulator is stopping: abandon the response quietly."""
+#: OpenRouter's answer once a key has spent its credit limit
+KEY_LIMIT_MESSAGE = "Key limit exceeded (total limit). Manage it using https://openrouter.ai/settings/keys"
 
 
 def status_error(code: int, model: str, prompt: str) -> tuple[str, dict[str, Any] | None]:
@@ -64,208 +54,127 @@ def status_error(code: int, model: str, prompt: str) -> tuple[str, dict[str, Any
     return table.get(code, (f"Emulated error {code}", None))
 
 
-def _invalid(request: RecordedRequest) -> tuple[int, str] | None:
+def send_status(handler: Handler, request: RecordedRequest, plan: Plan, prompt: str) -> None:
+    """Answer with the plan's HTTP error status and OpenRouter's error body for it."""
+    assert request.body is not None
+    code = plan.status or 500
+    message, metadata = status_error(code, request.body["model"], prompt)
+    headers = {"Retry-After": plan.retry_after} if plan.retry_after else None
+    handler.send_error_json(request, code, message, metadata, headers)
+
+
+def _invalid(request: RecordedRequest) -> tuple[int, str, dict[str, Any] | None] | None:
+    """The status, message and metadata of a request OpenRouter (or its provider) would refuse."""
     body = request.body
     if body is None:
-        return 400, "Invalid JSON in request body"
+        return 400, "Invalid JSON in request body", None
     if not isinstance(body.get("messages"), list) or not body["messages"]:
-        return 400, 'Input required: specify "prompt" or "messages"'
+        return 400, 'Input required: specify "prompt" or "messages"', None
     if body.get("model") not in MODEL_IDS:
-        return 404, f"No endpoints found for {body.get('model')}."
+        return 404, f"No endpoints found for {body.get('model')}.", None
+    tools_problem = check_tools(body)
+    if tools_problem is not None:
+        return 400, tools_problem, None
+    messages_problem = check_tool_messages(body["messages"])
+    if messages_problem is not None:
+        return 400, *provider_error(body["model"], *messages_problem)
     return None
 
 
-def handle_chat(handler: _Handler, request: RecordedRequest) -> None:
-    """Answer one chat completion request, applying the markers of its last user message and the queue."""
+def provider_error(model: str, message: str, param: str) -> tuple[str, dict[str, Any]]:
+    """OpenRouter's wrapping of a provider's 400: "Provider returned error", the provider's body in ``raw``."""
+    raw = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}}
+    return "Provider returned error", {
+        "raw": json.dumps(raw, indent=2),
+        "provider_name": provider_name(model),
+    }
+
+
+def read_turn(messages: list[Any]) -> Turn:
+    """The steering user message: its text (split at ``[[verbatim]]``) and its directives."""
+    index = steering_index(messages)
+    prompt, verbatim = split_verbatim(message_text_at(messages, index))
+    return Turn(messages, index, prompt, verbatim, find_directives(prompt))
+
+
+def handle_chat(handler: Handler, request: RecordedRequest) -> None:
+    """Answer one chat completion request, steered by its last user message's markers and the queue."""
     if handler.reject_unauthorized(request):
         return
     problem = _invalid(request)
     if problem is not None:
         handler.send_error_json(request, *problem)
         return
-    emulator = handler.server.emulator
+    state = handler.state
     assert request.body is not None
-    prompt = last_user_text(request.body["messages"])
-    queued = emulator._next_queued()
+    request.received_reasoning_details = received_reasoning(request.body["messages"])
+    remaining = state.key_remaining
+    if remaining is not None and remaining <= 0:
+        handler.send_error_json(request, 402, KEY_LIMIT_MESSAGE)
+        return
     try:
-        plan = make_plan(emulator._admit(find_faults(prompt) + find_faults(queued)))
+        turn = read_turn(request.body["messages"])
+    except DirectiveError as error:
+        handler.send_error_json(request, 400, f"Emulator: bad directive: {error}")
+        return
+    request.prompt, request.directives = turn.prompt, turn.directives.marker_text
+    queued = state.next_fault()
+    try:
+        plan = make_plan(state.admit(find_faults(turn.prompt) + find_faults(queued)))
     except FaultError as error:
         handler.send_error_json(request, 400, f"Emulator: bad fault marker: {error}")
         return
     request.fault = plan.marker_text
-    exchange = Exchange(handler, request, plan, prompt)
     try:
         if plan.delay and not handler.pause(plan.delay):
             raise ClientGone
         if plan.status is not None:
-            exchange.send_status()
-        elif request.body.get("stream"):
-            exchange.stream()
+            send_status(handler, request, plan, turn.prompt)
+            return
+        exchange = Exchange(handler, request, plan, turn)
+        if request.body.get("stream"):
+            send_stream(exchange)
         else:
-            exchange.respond()
+            send_reply(exchange)
     except (ClientGone, OSError):
         handler.close_connection = True
         if request.gen_id is not None:
-            emulator._store_generation(request.gen_id, cancelled=True)
+            state.store_generation(request.gen_id, cancelled=True)
 
 
-class Exchange:
-    """The reply to one chat request and the ways of sending it."""
+def send_reply(exchange: Exchange) -> None:
+    """Answer in one JSON body (``stream`` false)."""
+    waited = exchange.plan.think + exchange.plan.stall
+    if waited and not exchange.handler.pause(waited):
+        raise ClientGone
+    if exchange.plan.midstream_error:
+        exchange.plan.status = 502
+        send_status(exchange.handler, exchange.request, exchange.plan, exchange.prompt)
+        return
+    exchange.begin_generation(streamed=False)
+    choice = {**exchange.choice("", exchange.finish), "message": exchange.message()}
+    del choice["delta"]
+    payload: dict[str, Any] = {**exchange.base(), "object": "chat.completion", "choices": [choice]}
+    if not exchange.plan.no_usage:
+        payload["usage"] = exchange.usage
+    exchange.finish_generation(exchange.finish, None)
+    if exchange.plan.drop or exchange.plan.malformed:
+        _send_broken(exchange, json.dumps(payload).encode())
+    else:
+        exchange.handler.send_json(exchange.request, 200, payload)
 
-    def __init__(self, handler: _Handler, request: RecordedRequest, plan: Plan, prompt: str) -> None:
-        self.handler, self.request, self.plan, self.prompt = handler, request, plan, prompt
-        self.body: dict[str, Any] = request.body or {}
-        self.model = self.body["model"]
-        self.provider = "OpenAI" if self.model.startswith("openai/") else self.model.split("/")[0].title()
-        self.created = int(time.time())
-        self.pieces = split_pieces(self._reply_text())
-        self.finish = "stop"
-        if plan.length:
-            self.pieces = self.pieces[: max(1, len(self.pieces) // 2)] if self.pieces else []
-            self.finish = "length"
-        self.usage = make_usage(self.body, "".join(self.pieces))
 
-    def _reply_text(self) -> str:
-        override = self.handler.server.emulator.reply_text
-        if self.plan.empty:
-            return ""
-        if self.plan.long_words is not None:
-            return long_reply(self.plan.long_words)
-        if override is not None:
-            return override
-        response_format = self.body.get("response_format")
-        if isinstance(response_format, dict) and response_format.get("type") in (
-            "json_object",
-            "json_schema",
-        ):
-            return json_reply(self.prompt)
-        return default_reply(self.prompt)
-
-    def send_status(self) -> None:
-        message, metadata = status_error(self.plan.status or 500, self.model, self.prompt)
-        headers = {"Retry-After": self.plan.retry_after} if self.plan.retry_after else None
-        self.handler.send_error_json(self.request, self.plan.status or 500, message, metadata, headers)
-
-    def begin_generation(self, streamed: bool) -> str:
-        gen_id = f"gen-{self.created}-{secrets.token_urlsafe(15).replace('-', 'x').replace('_', 'y')[:20]}"
-        self.request.gen_id = gen_id
-        usage = self.usage
-        images = sum(
-            1
-            for message in self.body["messages"]
-            if isinstance(message, dict) and isinstance(message.get("content"), list)
-            for part in message["content"]
-            if isinstance(part, dict) and part.get("type") == "image_url"
-        )
-        self.handler.server.emulator._store_generation(
-            gen_id,
-            id=gen_id,
-            upstream_id=f"resp_{secrets.token_hex(12)}",
-            total_cost=usage["cost"],
-            usage=usage["cost"],
-            cache_discount=None,
-            upstream_inference_cost=None,
-            is_byok=False,
-            created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-            model=self.model,
-            app_id=None,
-            origin=self.request.headers.get("http-referer", ""),
-            streamed=streamed,
-            cancelled=False,
-            provider_name=self.provider,
-            latency=None,
-            moderation_latency=None,
-            generation_time=None,
-            finish_reason=None,
-            native_finish_reason=None,
-            tokens_prompt=usage["prompt_tokens"],
-            tokens_completion=usage["completion_tokens"],
-            native_tokens_prompt=usage["prompt_tokens"],
-            native_tokens_completion=usage["completion_tokens"],
-            native_tokens_reasoning=usage["completion_tokens_details"]["reasoning_tokens"],
-            native_tokens_cached=0,
-            num_media_prompt=images,
-            num_media_completion=0,
-            num_search_results=None,
-        )
-        return gen_id
-
-    def finish_generation(self, finish: str | None, first_at: float | None) -> None:
-        now = time.monotonic()
-        first = first_at if first_at is not None else now
-        self.request.finish_reason = finish
-        self.request.completed = finish is not None
-        self.handler.server.emulator._store_generation(
-            self.request.gen_id or "",
-            finish_reason=finish,
-            native_finish_reason=_NATIVE_FINISH.get(finish or ""),
-            latency=round((first - self.handler.started) * 1000),
-            generation_time=round((now - first) * 1000),
-        )
-
-    def base(self) -> dict[str, Any]:
-        return {
-            "id": self.request.gen_id,
-            "provider": self.provider,
-            "model": self.model,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-        }
-
-    def choice(self, content: str, finish: str | None) -> dict[str, Any]:
-        return {
-            "index": 0,
-            "delta": {"role": "assistant", "content": content},
-            "finish_reason": finish,
-            "native_finish_reason": _NATIVE_FINISH.get(finish or ""),
-            "logprobs": None,
-        }
-
-    def cut_connection(self) -> None:
-        self.handler.close_connection = True
-        if self.plan.drop == "reset":
-            self.handler.server.reset_on_close(self.handler.connection)
-
-    def respond(self) -> None:
-        """Answer in one JSON body (``stream`` false)."""
-        waited = self.plan.think + self.plan.stall
-        if waited and not self.handler.pause(waited):
-            raise ClientGone
-        if self.plan.midstream_error:
-            self.plan.status = 502
-            self.send_status()
-            return
-        self.begin_generation(streamed=False)
-        content = "".join(self.pieces)
-        message = {"role": "assistant", "content": content, "refusal": None, "reasoning": None}
-        choice = {**self.choice("", self.finish), "message": message}
-        del choice["delta"]
-        payload: dict[str, Any] = {**self.base(), "object": "chat.completion", "choices": [choice]}
-        if not self.plan.no_usage:
-            payload["usage"] = self.usage
-        self.finish_generation(self.finish, None)
-        if self.plan.drop or self.plan.malformed:
-            self._send_broken(json.dumps(payload).encode())
-        else:
-            self.handler.send_json(self.request, 200, payload)
-
-    def _send_broken(self, data: bytes) -> None:
-        """A 200 whose body is cut short (``drop``) or not JSON (``malformed``)."""
-        self.request.completed, self.request.finish_reason = False, None
-        if self.plan.malformed and not self.plan.drop:
-            data = b"{not json"
-        self.request.status = 200
-        self.handler.send_response(200)
-        self.handler.send_header("Content-Type", "application/json")
-        self.handler.send_header("Content-Length", str(len(data)))
-        self.handler.end_headers()
-        if self.plan.drop:
-            data = data[: len(data) // 2]
-            self.cut_connection()
-        self.handler.wfile.write(data)
-
-    def stream(self) -> None:
-        """Answer as Server-Sent Events, applying the stream faults."""
-        from .stream import send_stream
-
-        send_stream(self)
+def _send_broken(exchange: Exchange, data: bytes) -> None:
+    """A 200 whose body is cut short (``drop``) or not JSON (``malformed``)."""
+    exchange.request.completed, exchange.request.finish_reason = False, None
+    if exchange.plan.malformed and not exchange.plan.drop:
+        data = b"{not json"
+    exchange.request.status = 200
+    exchange.handler.send_response(200)
+    exchange.handler.send_header("Content-Type", "application/json")
+    exchange.handler.send_header("Content-Length", str(len(data)))
+    exchange.handler.end_headers()
+    if exchange.plan.drop:
+        data = data[: len(data) // 2]
+        exchange.cut_connection()
+    exchange.handler.wfile.write(data)

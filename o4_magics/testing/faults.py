@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 #   [[delay:S]] before the headers; [[think:S]] keep-alive comments before the first token;
 #   [[slow:S]] S between pieces (default 0.2); [[stall:S]] silence after a few chunks
 #   [[long:N]] N words; [[empty]]; [[length]] cut, finish_reason "length"; [[no-usage]]; [[chunked]] framing
+# Markers are read in the steering user message (the last one that is not a tool-result attachment), before
+# any [[verbatim]]. Directives that say what the reply holds live in directives.py: [[reasoning...]],
+# [[call:NAME:{args}]], [[verbatim]]; Emulator.queue_reply(text) queues a verbatim reply.
 #: marker names the emulator understands; any other ``[[...]]`` text is left alone (it may be code)
 FAULT_NAMES = (
     "status",

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .chat import FEW_CHUNKS, FLUSH_BYTES, PROCESSING, THINK_INTERVAL, ClientGone
+from .exchange import Exchange
+from .httpd import ClientGone, Handler
 
-if TYPE_CHECKING:
-    from .chat import Exchange
-    from .server import _Handler
+#: chunks (reasoning, content or tool call) sent before a mid-stream fault (error, drop, malformed line, stall)
+FEW_CHUNKS = 3
+#: seconds between ``: OPENROUTER PROCESSING`` comments while "thinking"
+THINK_INTERVAL = 0.2
+PROCESSING = b": OPENROUTER PROCESSING\n\n"
+#: buffered bytes that trigger a write
+FLUSH_BYTES = 64 * 1024
 
 
 class SSEWriter:
     """Buffers SSE bytes and writes them in batches, close-delimited or with chunked transfer encoding."""
 
-    def __init__(self, handler: _Handler, chunked: bool) -> None:
+    def __init__(self, handler: Handler, chunked: bool) -> None:
         self.handler, self.chunked = handler, chunked
         self._buffer: list[bytes] = []
         self._size = 0
@@ -108,25 +113,29 @@ def _midstream_fault(exchange: Exchange, writer: SSEWriter) -> bool:
 
 
 def send_stream(exchange: Exchange) -> None:
-    """Stream the exchange's reply: processing comments, content pieces, finish, usage, ``[DONE]``."""
+    """Stream the exchange's reply: processing comments, reasoning, content or tool calls, finish, usage,
+    ``[DONE]``; a mid-stream fault strikes after the first few chunks (reasoning chunks count)."""
     plan = exchange.plan
     exchange.begin_generation(streamed=True)
     writer = _start(exchange)
     writer.write(PROCESSING, flush=True)
     _think(writer, plan.think)
     encode = _content_encoder(exchange)
-    pieces = exchange.pieces or [""]
+    units = exchange.units()
     faulty = plan.stall or plan.malformed or plan.midstream_error or plan.drop
-    cut = min(FEW_CHUNKS, len(pieces)) if faulty else -1
+    cut = min(FEW_CHUNKS, len(units)) if faulty else -1
     first_at = None
-    for index, piece in enumerate(pieces):
+    for index, unit in enumerate(units):
         if index == cut and _midstream_fault(exchange, writer):
             return
-        writer.write(encode(piece), flush=index == 0)
+        if isinstance(unit, str):
+            writer.write(encode(unit), flush=index == 0)
+        else:
+            writer.event({**exchange.base(), "choices": [exchange.delta_choice(unit)]}, flush=index == 0)
         first_at = first_at or time.monotonic()
         if plan.slow:
             writer.pause(plan.slow)
-    if cut == len(pieces) and _midstream_fault(exchange, writer):
+    if cut == len(units) and _midstream_fault(exchange, writer):
         return
     exchange.finish_generation(exchange.finish, first_at)
     writer.event({**exchange.base(), "choices": [exchange.choice("", exchange.finish)]})
