@@ -5,6 +5,8 @@ The emulator fixture ``o4_emulator`` comes from o4_magics' own pytest plugin (o4
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
@@ -77,3 +79,36 @@ def shell(bare_shell, keyed_env):
 @pytest.fixture
 def magics(shell):
     return next(c for c in shell.configurables if type(c).__name__ == "O4Magics")
+
+
+@pytest.fixture
+def make_chat(magics, shell):
+    """Build chat widgets on the test shell's session (closed after the test)."""
+    from o4_magics.widgets.chat import ChatWidget
+
+    made = []
+
+    def make(**options):
+        chat = ChatWidget(magics.session, capture=getattr(magics, "capture", None), user_ns=shell.user_ns, **options)
+        made.append(chat)
+        return chat
+
+    yield make
+    for chat in made:
+        chat.close()
+        chat.wait(5)
+
+
+def type_and_send(chat, text):
+    """Type ``text`` into a chat and click Send; wait for the reply to end."""
+    chat.input.value = text
+    chat.send_button.click()
+    assert chat.wait(10), "the reply did not finish"
+
+
+def wait_for(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)

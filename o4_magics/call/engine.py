@@ -59,8 +59,11 @@ class _Stopped(Exception):
     """The caller's cancel event was set (the chat widget's Stop button)."""
 
 
-def _pump(call: StreamingCall, view: Any, spec: CallSpec, started: float, cancel: threading.Event | None) -> None:
-    """Draw while the worker streams: thinking clock, reasoning summary, throttled text; return at the end."""
+def _pump(
+    call: StreamingCall, view: Any, spec: CallSpec, started: float, cancel: threading.Event | None, redact: Any
+) -> None:
+    """Draw while the worker streams: thinking clock, reasoning summary, throttled text (credentials redacted
+    before anything is drawn); return at the end."""
     drawn_text = drawn_reasoning = 0
     last_draw = 0.0
     result = call.result
@@ -74,14 +77,14 @@ def _pump(call: StreamingCall, view: Any, spec: CallSpec, started: float, cancel
         now = time.monotonic()
         if result.size:
             if result.size != drawn_text and view.due(result.size, now - last_draw):
-                view.text(result.text)
+                view.text(redact(result.text)[0])
                 drawn_text, last_draw = result.size, now
         elif spec.show_reasoning and result.reasoning_size:
             if result.reasoning_size != drawn_reasoning and view.due(result.reasoning_size, now - last_draw):
-                view.reasoning(result.reasoning, now - started)
+                view.reasoning(redact(result.reasoning)[0], now - started)
                 drawn_reasoning, last_draw = result.reasoning_size, now
             elif now - last_draw >= 1.0:
-                view.reasoning(result.reasoning, now - started)  # keeps the clock in its label moving
+                view.reasoning(redact(result.reasoning)[0], now - started)  # keeps the label's clock moving
                 last_draw = now
         else:
             view.thinking(now - started)
@@ -194,7 +197,7 @@ def _send(
         if cancel is not None and cancel.is_set():
             raise _Stopped
         call = StreamingCall(client, kwargs, RetryPolicy(int(session.settings.max_retries))).start()
-        _pump(call, view, spec, started, cancel)
+        _pump(call, view, spec, started, cancel, session.redactor.redact)
         if call.error is not None:
             cause = call.error
             error = _failure(session, spec, call, call.error, time.monotonic() - started)

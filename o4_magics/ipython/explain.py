@@ -156,7 +156,7 @@ def split_target(line: str, namespaces: list[dict[str, Any]]) -> tuple[str, str]
         return expr, rest
     if root.lower() in QUESTION_WORDS:
         return "", line
-    names = [name for namespace in namespaces for name in namespace if not name.startswith("_")]
+    names = sorted({name for namespace in namespaces for name in namespace if not name.startswith("_")})
     close = difflib.get_close_matches(root, names, n=3)
     hint = f" Did you mean {', '.join(repr(name) for name in close)}?" if close else ""
     raise UsageError(f"name {root!r} is not defined; nothing was sent.{hint}")

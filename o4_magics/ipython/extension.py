@@ -21,7 +21,7 @@ def reply_markdown(reply: Any) -> str:
 def load(ipython: Any) -> None:
     """Register the magics, the display capture, the question-mark transformer and the Reply formatter."""
     from .capture import DisplayCapture
-    from .inputs import protect_questions
+    from .inputs import protect_questions, rescue_loading_cell
     from .magics import O4Magics
 
     if _find(ipython) is not None:
@@ -33,6 +33,7 @@ def load(ipython: Any) -> None:
     if protect_questions not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(protect_questions)
     ipython.configurables.append(magics)
+    rescue_loading_cell(ipython)
     formatter = getattr(getattr(ipython, "display_formatter", None), "formatters", {}).get("text/markdown")
     if formatter is not None:
         formatter.for_type_by_name(*REPLY_CLASS, reply_markdown)

@@ -93,7 +93,11 @@ def split_options(parser: argparse.ArgumentParser, line: str) -> tuple[argparse.
         name = pieces[0].split("=", 1)[0] if pieces[0].startswith("--") else pieces[0]
         action = parser._option_string_actions.get(name)
         if action is None:
-            raise UsageError(f"unknown option {name!r}; %o4? lists the options (use -- before a prompt that starts with '-').")
+            magic = (parser.prog or "%o4").split()[0]
+            magic = magic if magic.startswith("%") else f"%{magic}"
+            raise UsageError(
+                f"unknown option {name!r}; {magic}? lists the options (use -- before a prompt that starts with '-')."
+            )
         option_tokens.extend(pieces)
         expecting_value = action.nargs != 0 and "=" not in pieces[0] and len(pieces) == 1
         position = match.end()

@@ -13,10 +13,10 @@ import threading
 import weakref
 from typing import Any
 
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..call.engine import run
-from ..call.spec import Ask, prepare
+from ..call.spec import MAGIC_NAMES, Ask, prepare
 from ..call.threads import MAIN_THREAD, Turn
 from ..display.view import ReplyView, WidgetSink
 from ..errors import Interrupted, O4Error
@@ -70,12 +70,18 @@ def chat_magic(magics: Any, line: str) -> None:
 
     Re-running the same cell closes the chat it showed before, so old chats do not keep listening.
     """
+    from IPython.core.error import UsageError
     from IPython.display import display
 
-    from ..call.spec import check_thread
+    from ..call.spec import check_model, check_thread
+    from ..ipython.options import split_options
 
-    args = parse_argstring(_chat_arguments, line)
+    args, rest = split_options(_chat_arguments.parser, line)
+    if rest:
+        raise UsageError(f"unrecognized arguments: {rest}")
     thread = check_thread(args.thread, "-t/--thread")
+    if args.model is not None:
+        check_model(args.model, "-m/--model")
     registry = _registry(magics.session)
     cell = _cell_id(magics.shell)
     for old in list(registry):
@@ -307,7 +313,7 @@ class ChatWidget(ChatLayout):
             values, images, note = picked(self.picker.value, self.user_ns, self.capture)
             ask = Ask(
                 prompt=prompt, source="chat", model=self.model, effort=self.effort, thread=self.thread,
-                stream=True, values=values, images=images,
+                stream=True, values=values, images=images, names=dict(MAGIC_NAMES),
             )
             spec = prepare(self.session, ask)
         except O4Error as error:  # an attachment or option that cannot be used: say so, keep the text
