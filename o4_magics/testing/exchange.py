@@ -16,7 +16,7 @@ from .reasoning import Reasoning
 from .replies import default_reply, json_reply, long_reply, split_anywhere, split_pieces
 from .state import RecordedRequest
 from .tools import ToolCall, answered_steps, tool_names, tool_results, tools_answer
-from .usage import image_urls, make_usage
+from .usage import image_urls, make_usage, within_cap
 
 #: OpenAI's Responses API status behind each finish reason (OpenRouter's ``native_finish_reason``)
 NATIVE_FINISH = {
@@ -59,6 +59,10 @@ class Exchange:
         if plan.length and not self.tool_calls:
             self.pieces = self.pieces[: max(1, len(self.pieces) // 2)] if self.pieces else []
             self.finish = "length"
+        if not self.tool_calls:
+            self.pieces, cut = within_cap(self.body, self.pieces)
+            if cut:
+                self.finish = "length"
         calls_text = " ".join(f"{call.name} {call.arguments}" for call in self.tool_calls)
         self.usage = make_usage(self.body, "".join(self.pieces) + calls_text)
         request.reply = "".join(self.pieces)

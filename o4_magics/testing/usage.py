@@ -24,13 +24,44 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
+def output_cap(body: dict[str, Any]) -> int | None:
+    """The request's cap on completion tokens (``max_tokens`` or ``max_completion_tokens``), reasoning included."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
 def reasoning_tokens(body: dict[str, Any]) -> int:
-    """Reasoning tokens for the request's effort (``medium`` when absent) or ``reasoning.max_tokens``."""
+    """Reasoning tokens for the request's effort (``medium`` when absent) or ``reasoning.max_tokens``, within the
+    request's output cap."""
     reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
     if isinstance(reasoning.get("max_tokens"), int):
-        return max(0, reasoning["max_tokens"])
-    effort = reasoning.get("effort") or body.get("reasoning_effort") or "medium"
-    return REASONING_TOKENS.get(str(effort), REASONING_TOKENS["medium"])
+        found = max(0, reasoning["max_tokens"])
+    else:
+        effort = reasoning.get("effort") or body.get("reasoning_effort") or "medium"
+        found = REASONING_TOKENS.get(str(effort), REASONING_TOKENS["medium"])
+    cap = output_cap(body)
+    return min(found, cap) if cap is not None else found
+
+
+def within_cap(body: dict[str, Any], pieces: list[str]) -> tuple[list[str], bool]:
+    """The reply's pieces that fit the output cap after reasoning (1.3 tokens a word), and whether it was cut."""
+    cap = output_cap(body)
+    if cap is None:
+        return pieces, False
+    room = cap - reasoning_tokens(body)
+    if reply_tokens("".join(pieces)) <= room:
+        return pieces, False
+    low, high = 0, len(pieces)  # the most pieces that fit: binary search, so long replies stay fast
+    while low < high:
+        middle = (low + high + 1) // 2
+        if reply_tokens("".join(pieces[:middle])) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return pieces[:low], True
 
 
 def image_size(url: str) -> tuple[int, int] | None:
