@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import TEST_KEY, final_markdown, markdown_outputs
 
 
@@ -237,3 +238,24 @@ def test_retry_message_says_how_long_it_waited(shell, magics, o4_emulator):
     magics.max_retries = 1
     result, captured = shell.run("%o4 [[status:429:retry-after=1]]")
     assert "after 1 retry over 1." in captured.stdout + captured.stderr
+
+
+@pytest.mark.parametrize("options, output_tokens", [("", 2000), ("-e high", 6000), ("--max-tokens 1234", 1234)])
+def test_dry_run_estimate_is_the_priced_request(shell, magics, o4_emulator, options, output_tokens):
+    """The dry run's figures are the exact request's estimated input plus the stated output, at the model's prices."""
+    from o4_magics.accounting.prices import BUILTIN_PRICES
+    from o4_magics.call.request import build_request, prompt_estimate
+    from o4_magics.call.spec import Ask, prepare
+
+    _, captured = shell.run(f"%o4 --dry-run {options} Explain PCA in one line")
+    shown = final_markdown(captured)
+    effort = "high" if "high" in options else "medium"
+    max_tokens = 1234 if "1234" in options else None
+    spec = prepare(magics.session, Ask("Explain PCA in one line", source="magic", effort=effort, max_tokens=max_tokens))
+    prompt_tokens = prompt_estimate(build_request(magics.session, spec)["messages"])
+    prices = BUILTIN_PRICES["openai/o4-mini"]
+    total = prompt_tokens * prices.prompt + output_tokens * prices.completion
+    assert f"~{prompt_tokens:,} input tokens (${prompt_tokens * prices.prompt:.5f})" in shown
+    assert f"{output_tokens:,} output tokens" in shown
+    assert f"**${total:.5f}**" in shown
+    assert o4_emulator.chat_requests == []
