@@ -979,4 +979,5 @@ def test_ledger_reads_no_key_from_the_environment(tmp_path, monkeypatch):
     assert set(re.findall(r"(?:environ\.get\(|environ\[|getenv\()\s*[\"']([^\"']+)", source)) == {
         "O4_MAGICS_HOME",
         "JPY_SESSION_NAME",
+        "JUPYTER_SERVER_ROOT",
     }
