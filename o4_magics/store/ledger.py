@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import os
 import threading
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .home import default_home
+from .times import TS_FORMAT, to_timestamp  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     import sqlite3
@@ -28,8 +30,6 @@ USAGE_FILE = "usage.sqlite"
 CACHE_FILE = "cache.sqlite"
 BUSY_TIMEOUT_S = 10.0
 ERROR_MAX_CHARS = 2000
-#: Timestamps are stored as fixed-width ISO 8601 UTC text, so text order is time order.
-TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 STATUSES = ("ok", "error", "incomplete", "interrupted", "cached", "refused")
 COST_SOURCES = ("openrouter", "estimated", "cached")
@@ -38,6 +38,8 @@ TOKEN_COLUMNS = ("prompt_tokens", "cached_tokens", "completion_tokens", "reasoni
 INT_FIELDS = ("cell", *TOKEN_COLUMNS, "images")
 FLOAT_FIELDS = ("cost_usd", "latency_s", "ttft_s")
 NULLABLE_FIELDS = ("cell", "cost_usd", "latency_s", "ttft_s")
+#: A spreadsheet runs a text cell starting with one of these as a formula (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 @dataclass
@@ -87,19 +89,6 @@ SELECT_ROWS = f"SELECT {', '.join(COLUMNS)}, id FROM usage"
 SUMS_SQL = ", ".join(f"COALESCE(SUM({name}), 0)" for name in TOKEN_COLUMNS) + ", TOTAL(cost_usd)"
 
 
-def to_timestamp(moment: str | datetime | float | None = None) -> str:
-    """The ledger's time text for ``moment``: None (now), a datetime (naive = local time), ISO text or epoch."""
-    if moment is None:
-        moment = datetime.now(timezone.utc)
-    elif isinstance(moment, str):
-        moment = datetime.fromisoformat(moment.strip().replace("Z", "+00:00"))
-    elif isinstance(moment, (int, float)):
-        moment = datetime.fromtimestamp(moment, timezone.utc)
-    elif not isinstance(moment, datetime):
-        raise TypeError(f"not a time: {moment!r}")
-    return moment.astimezone(timezone.utc).strftime(TS_FORMAT)
-
-
 def cache_key(request: dict[str, Any]) -> str:
     """sha256 of the request's canonical JSON (keys sorted, bytes by digest): same request, same key.
 
@@ -140,8 +129,10 @@ class Ledger:
         self._lock = threading.RLock()
         self._dbs: dict[str, sqlite3.Connection] = {}
         self._pid = os.getpid()
-        #: reservations held in memory when the file cannot be written: id -> (notebook, amount, expires)
+        #: reservations held in memory when the file cannot be written: id -> (notebook, amount, expires);
+        #: their ids are negative and never reused, so releasing one can never release another
         self._held: dict[int, tuple[str, float, float]] = {}
+        self._memory_ids = itertools.count(1)
 
     @property
     def home(self) -> Path:
@@ -200,11 +191,14 @@ class Ledger:
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute("DELETE FROM reservations WHERE expires_ts < ?", (stamp,))
-            (spent,) = db.execute("SELECT TOTAL(cost_usd) FROM usage WHERE notebook = ?", (notebook,)).fetchone()
+            (spent,) = db.execute(
+                "SELECT TOTAL(cost_usd) FROM usage WHERE notebook = ?", (notebook,)
+            ).fetchone()
             spent += sum(row.cost_usd or 0.0 for row in self.pending if row.notebook == notebook)
             (held,) = db.execute(
                 "SELECT TOTAL(amount_usd) FROM reservations WHERE notebook = ?", (notebook,)
             ).fetchone()
+            held += self._held_in_memory(notebook, now.timestamp())  # granted while the file was unusable
             granted = spent + held + amount <= cap + 1e-12
             row_id = None
             if granted:
@@ -220,17 +214,23 @@ class Ledger:
             raise
         return Reservation(granted, float(spent), float(held), float(amount), row_id)
 
-    def _reserve_in_memory(self, notebook: str, amount: float, cap: float, now: datetime, ttl_s: float) -> Reservation:
+    def _reserve_in_memory(
+        self, notebook: str, amount: float, cap: float, now: datetime, ttl_s: float
+    ) -> Reservation:
         moment = now.timestamp()
-        self._held = {key: value for key, value in self._held.items() if value[2] > moment}
         spent = float(self._query("SELECT TOTAL(cost_usd) FROM usage WHERE notebook = ?", [notebook])[0][0])
-        held = sum(value[1] for value in self._held.values() if value[0] == notebook)
+        held = self._held_in_memory(notebook, moment)
         granted = spent + held + amount <= cap + 1e-12
         row_id = None
         if granted:
-            row_id = -(len(self._held) + 1 + int(moment * 1000) % 1_000_000)
+            row_id = -next(self._memory_ids)
             self._held[row_id] = (notebook, amount, moment + ttl_s)
         return Reservation(granted, spent, held, amount, row_id)
+
+    def _held_in_memory(self, notebook: str, moment: float) -> float:
+        """What reservations kept in memory hold for ``notebook``, dropping the expired ones."""
+        self._held = {key: value for key, value in self._held.items() if value[2] > moment}
+        return sum(value[1] for value in self._held.values() if value[0] == notebook)
 
     def release(self, reservation: Reservation | None, row: UsageRow | None = None) -> int:
         """Give back a reservation and, in the same transaction, record the call's row (if given)."""
@@ -258,7 +258,9 @@ class Ledger:
             except _db_errors() as exc:
                 if row is not None:
                     self.pending.append(row)
-                self._fail(USAGE_FILE, exc, "this call is kept in memory and written when the ledger opens again")
+                self._fail(
+                    USAGE_FILE, exc, "this call is kept in memory and written when the ledger opens again"
+                )
                 return -1
 
     # -- reading ---------------------------------------------------------------------------------------------
@@ -293,13 +295,21 @@ class Ledger:
         return [UsageRow(*values) for values in found]
 
     def export_csv(self, path: str | os.PathLike[str], notebook: str | None = None, since: Any = None) -> int:
-        """Write the matching rows, oldest first, as CSV with a header; return how many rows were written."""
+        """Write the matching rows, oldest first, as CSV with a header; return how many rows were written.
+
+        The file is UTF-8 with a byte-order mark (``utf-8-sig``), so Excel reads accents right.  Text cells that
+        a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab, carriage return or
+        newline: thread names, model slugs such as ``@preset/...``, the provider, ids and errors the server
+        sent) get a leading single quote, as OWASP's CSV-injection advice says; numbers stay numbers, so a
+        negative cost or token count is still a number.  Notebook paths are written in full, as stored: the
+        file is the user's own local export.
+        """
         where, params = _where(notebook, since)
         found = self._query(f"{SELECT_ROWS}{where} ORDER BY ts, id", params)
-        with open(path, "w", newline="", encoding="utf-8") as out:
+        with open(path, "w", newline="", encoding="utf-8-sig") as out:
             writer = csv.writer(out)
             writer.writerow((*COLUMNS, "id"))
-            writer.writerows(found)
+            writer.writerows([spreadsheet_safe(value) for value in values] for values in found)
         return len(found)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -393,6 +403,8 @@ class Ledger:
         return db
 
     def _fail(self, name: str, exc: BaseException, consequence: str, stacklevel: int = 3) -> None:
+        from .failures import explain_failure
+
         db = self._dbs.pop(name, None)
         if db is not None:
             try:
@@ -400,12 +412,19 @@ class Ledger:
             except _db_errors():
                 pass
         what = "usage ledger" if name == USAGE_FILE else "reply cache"
+        failure = explain_failure(exc, self.home / name, self.home, BUSY_TIMEOUT_S)
         warnings.warn(
-            f"o4: the {what} {self.home / name} cannot be used ({exc}); {consequence}. "
-            "If the file is damaged, move it aside and a new one is started.",
+            f"o4: the {what} {self.home / name} cannot be used: {failure.reason}; {consequence}. {failure.remedy}",
             LedgerWarning,
             stacklevel=stacklevel,
         )
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell no spreadsheet runs as a formula: text starting with ``FORMULA_STARTS`` gets a leading quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _where(notebook: str | None, since: Any) -> tuple[str, list[Any]]:

@@ -73,14 +73,24 @@ def unquote(text: str) -> str:
 
 
 def parse_since(text: str | None) -> str | None:
-    """``--since``'s value as ledger time text, or a one-line ``UsageError`` if it is not a date."""
+    """``--since``'s value as ledger time text, or a one-line ``UsageError`` saying why it is not a date.
+
+    Any ISO 8601 date or datetime is accepted, from year 1 to year 9999; a time without a zone is local time.
+    """
     if text is None:
         return None
+    value = unquote(text)
     try:
-        return to_timestamp(unquote(text))
-    except ValueError:
+        return to_timestamp(value)
+    except ValueError as exc:
+        reason = str(exc)
+        if not value or reason.startswith("Invalid isoformat"):
+            problem = "is not an ISO date or datetime"
+        else:  # the right form, impossible values: say which ("month must be in 1..12")
+            problem = f"is not a valid date ({reason})"
         raise UsageError(
-            f"--since {text!r} is not a date: use an ISO date or datetime, e.g. 2025-06-01 or 2025-06-01T14:30."
+            f"--since {value!r} {problem}: use e.g. 2025-06-01 or 2025-06-01T14:30 (local time unless it ends "
+            "in Z or +HH:MM)."
         ) from None
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import PurePath
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from ..accounting.budget import WARN_FRACTION
-from ..store.ledger import TS_FORMAT
+from ..store.identity import server_root
+from ..store.times import TS_FORMAT
 
 #: How many recent calls the panel lists.
 RECENT_ROWS = 10
@@ -69,6 +70,8 @@ class UsageFigures:
     budget_usd: float | None = None
     #: this notebook's whole spend (a budget covers all time, whatever ``since`` says)
     budget_spent: float = 0.0
+    #: the Jupyter server's root: notebook paths are shown relative to it (else by file name only)
+    root: str | None = None
 
 
 def gather(
@@ -77,8 +80,12 @@ def gather(
     all_notebooks: bool = False,
     since: str | None = None,
     budget_usd: float | None = None,
+    root: str | None = None,
 ) -> UsageFigures:
-    """One short query per part: totals, per model, per notebook (``--all``), recent calls, budget spend."""
+    """One short query per part: totals, per model, per notebook (``--all``), recent calls, budget spend.
+
+    ``root`` is the Jupyter server's root directory that notebook paths are shown from (None: look it up).
+    """
     scope = None if all_notebooks else notebook
     totals = ledger.totals(scope, since)
     recent = [row for row in ledger.recent(scope, RECENT_ROWS) if since is None or str(row.ts) >= since]
@@ -91,6 +98,7 @@ def gather(
         per_notebook=ledger.per_notebook(since) if all_notebooks else [],
         recent=recent,
         budget_usd=budget_usd,
+        root=root if root is not None else server_root(),
     )
     if budget_usd is not None:
         whole = scope is not None and since is None
@@ -113,14 +121,52 @@ def format_usd(amount: float | None) -> str:
 
 
 def local_time(ts: Any, with_date: bool = False) -> str:
-    """Ledger time text as local time: ``HH:MM:SS`` today, else ``YYYY-MM-DD HH:MM``."""
+    """Ledger time text as local time: ``HH:MM:SS`` today, else ``YYYY-MM-DD HH:MM`` (years 1 to 9999)."""
     try:
-        moment = datetime.strptime(str(ts), TS_FORMAT).replace(tzinfo=timezone.utc).astimezone()
+        utc = datetime.strptime(str(ts), TS_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError:
         return str(ts or "")
+    try:
+        moment, zone = utc.astimezone(), ""
+    except (OverflowError, OSError, ValueError):  # year 1 or 9999 pushed out of range by the local zone
+        moment, zone = utc, " UTC"
     if with_date or moment.date() != datetime.now().astimezone().date():
-        return moment.strftime("%Y-%m-%d %H:%M")
-    return moment.strftime("%H:%M:%S")
+        return f"{moment.year:04d}-{moment:%m-%d %H:%M}{zone}"  # %Y writes year 1 as "1"
+    return f"{moment:%H:%M:%S}{zone}"
+
+
+def _pure_path(path: str) -> PurePath:
+    windows = path.startswith("\\\\") or (
+        len(path) > 2 and path[0].isalpha() and path[1] == ":" and path[2] in "\\/"
+    )
+    return PureWindowsPath(path) if windows else PurePosixPath(path)
+
+
+def shown_notebook(notebook: str, root: str | None = None) -> str:
+    """A notebook as the panel names it, never with the user's home or other absolute folders in it.
+
+    A path under the Jupyter server's ``root`` is shown relative to it; any other absolute path (or one
+    starting with ``~``) by its file name only; relative paths and ids such as ``kernel:<id>`` as they are.
+    """
+    if not notebook:
+        return "(unknown)"
+    path = _pure_path(notebook)
+    if not path.is_absolute() and not notebook.startswith("~"):
+        return notebook
+    if root:
+        try:
+            inside = path.relative_to(type(path)(root))
+        except ValueError:
+            inside = None
+        if inside is not None and inside.parts and ".." not in inside.parts:
+            return inside.as_posix()
+    return path.name or notebook
+
+
+def _without_home(text: str) -> str:
+    """``text`` with the user's home directory written as ``~`` (error messages can carry file paths)."""
+    home = str(Path.home())
+    return text.replace(home, "~") if len(home) > 1 else text
 
 
 def _sums(found: dict[str, Any]) -> list[str]:
@@ -137,16 +183,16 @@ def _sums(found: dict[str, Any]) -> list[str]:
 def _recent_cells(row: Any, all_notebooks: bool = False) -> list[str]:
     seconds = "" if row.latency_s is None else f"{row.latency_s:.1f}"
     cell = f"[{row.cell}]" if row.cell is not None else row.source
-    if all_notebooks:  # which notebook, by file name (the full path is in the per-notebook table)
-        cell = f"{PurePath(row.notebook).name or row.notebook} {cell}"
+    if all_notebooks:  # which notebook, by file name (the per-notebook table has the path from the root)
+        cell = f"{_pure_path(row.notebook).name or row.notebook} {cell}"
     tokens = f"{row.prompt_tokens:,} → {row.completion_tokens:,}"
     return [local_time(row.ts), cell, tokens, format_usd(row.cost_usd), seconds, row.status]
 
 
-def _notebook_cells(found: dict[str, Any], current: str) -> list[str]:
-    name = found["notebook"] or "(unknown)"
+def _notebook_cells(found: dict[str, Any], current: str, root: str | None) -> list[str]:
+    name = shown_notebook(found["notebook"], root)
     return [
-        name + (" (this notebook)" if name == current else ""),
+        name + (" (this notebook)" if found["notebook"] == current else ""),
         f"{found['calls']:,}",
         format_usd(found["cost_usd"]),
         local_time(found["last_ts"], with_date=True),
@@ -154,7 +200,7 @@ def _notebook_cells(found: dict[str, Any], current: str) -> list[str]:
 
 
 def _scope_text(figures: UsageFigures) -> str:
-    scope = "every notebook" if figures.all_notebooks else figures.notebook
+    scope = "every notebook" if figures.all_notebooks else shown_notebook(figures.notebook, figures.root)
     return scope + (f", since {local_time(figures.since, with_date=True)}" if figures.since else "")
 
 
@@ -193,7 +239,7 @@ def text_report(figures: UsageFigures) -> str:
             budget_text(figures) + {"warning": " - nearly spent", "danger": " - spent"}.get(level, "")
         )
     if figures.per_notebook:
-        rows = [_notebook_cells(found, figures.notebook) for found in figures.per_notebook]
+        rows = [_notebook_cells(found, figures.notebook, figures.root) for found in figures.per_notebook]
         parts.append("per notebook\n" + text_table(NOTEBOOK_HEADERS, rows, NOTEBOOK_ALIGN))
     if figures.per_model:
         rows = [[found["model"] or "(unknown)", *_sums(found)] for found in figures.per_model]
@@ -242,7 +288,7 @@ def _recent_html_cells(row: Any, all_notebooks: bool) -> list[str]:
     cells = _escaped(_recent_cells(row, all_notebooks))
     color = STATUS_COLORS.get(row.status)
     if color:
-        tip = f' title="{html.escape(row.error, quote=True)}"' if row.error else ""
+        tip = f' title="{html.escape(_without_home(row.error), quote=True)}"' if row.error else ""
         cells[-1] = f'<span style="color:{color};font-weight:600"{tip}>{cells[-1]}</span>'
     return cells
 
@@ -277,7 +323,9 @@ def models_html(figures: UsageFigures) -> str:
 
 def notebooks_html(figures: UsageFigures) -> str:
     """Calls and cost per notebook, most recently used first (``--all``)."""
-    rows = [_escaped(_notebook_cells(found, figures.notebook)) for found in figures.per_notebook]
+    rows = [
+        _escaped(_notebook_cells(found, figures.notebook, figures.root)) for found in figures.per_notebook
+    ]
     return html_table(NOTEBOOK_HEADERS, rows, NOTEBOOK_ALIGN, title="per notebook") if rows else ""
 
 
