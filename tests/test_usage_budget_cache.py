@@ -44,7 +44,7 @@ def test_budget_warning_from_80_percent(shell, magics, o4_emulator):
     shell.run("%o4 --max-tokens 400 first")
     spent = magics.session.ledger.totals()["cost_usd"]
     magics.budget_usd = spent + 0.0003  # room for the second call's worst case; then past 80% spent
-    _, captured = shell.run("%o4 --max-tokens 20 second")
+    _, captured = shell.run("%o4 -n --max-tokens 20 second")
     assert "⚠️ budget:" in final_markdown(captured)
 
 
