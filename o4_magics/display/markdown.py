@@ -1,0 +1,517 @@
+"""A reply's markdown made right and safe for one frontend: math kept, money shown as money, nothing loads or runs.
+
+The reply is parsed once with markdown-it-py (``display.parser``: CommonMark, tables, our linear math
+rules), and the source is then edited in place, so everything we do not need to touch stays byte for byte.
+
+Math or money? The parser decides once, the same way for every frontend:
+
+- ``\\(..\\)`` and ``\\[..\\]`` (what o-series models write) are math; they become ``$..$`` / ``$$..$$``;
+- ``$$..$$`` is math, inline or on lines of its own, as are ``\\begin{align}..\\end{align}`` and other amsmath
+  environments on lines of their own;
+- ``$..$`` is math only when no whitespace is right inside either dollar, the closing dollar is not followed
+  by a digit, and it is not "a digit after the opening dollar, a letter or digit after the closing one"
+  (pandoc's rule plus one): ``$x$``, ``$\\alpha$``, ``$x^2 + 1$`` are math; "$5M to $7M", "$3 | $4",
+  "$20,000 and $30,000" are money;
+- every other dollar is a literal: prices, ``$ pip install`` prompts, an unbalanced ``$``, an escaped ``\\$``
+  or ``&#36;``.
+
+How a literal dollar is written, per frontend (checked in Chromium for JupyterLab and in node with VS Code's
+real markdown-it + @vscode/markdown-it-katex; see tests/test_display_vscode.py):
+
+- jupyterlab / notebook7 / classic / colab / unknown: ``\\\\$``. JupyterLab's removeMath pairs every bare
+  ``$`` across the raw text (even across table cells), and MathJax pairs ``$`` again in the rendered text;
+  ``\\\\$`` is skipped by removeMath, becomes ``\\$`` after markdown, and MathJax (processEscapes) shows ``$``.
+  In raw HTML blocks, where markdown escapes do not apply, a dollar is ``<span>&#36;</span>``.
+- vscode: ``\\$`` (markdown-it's escape; ``\\\\$`` would show a backslash).
+- terminal: nothing is escaped (plain text); only control characters are removed.
+
+Dollars inside code spans, fenced or indented code and math are never touched; in link destinations they
+become ``&#36;`` (the same URL once markdown decodes it, but invisible to removeMath). Colab is assumed to
+behave like JupyterLab (not verified).
+
+Safety (``display.sanitize``): images become ``[image: alt — host](url)`` links unless allowed; links with
+a dangerous scheme become their text; a link whose text names another host shows the real one; raw HTML is
+reduced to harmless tags without attributes; every ``[`` and ``<`` that markdown-it did not read as a link
+or tag is backslash-escaped, so no other markdown parser can find one there either.
+
+Every step is linear in the size of the reply.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Any
+
+from .parser import parse
+from .sanitize import deceptive_host, image_verdict, inline_tag, link_is_safe, read_tag, safe_html, url_host
+
+#: How a literal dollar is written in markdown, per frontend (the default is JupyterLab's).
+DOLLAR = {"vscode": "\\$", "terminal": "$"}
+JUPYTER_DOLLAR = "\\\\$"
+#: A literal dollar inside a raw HTML block (markdown escapes do not apply there).
+HTML_DOLLAR = {"vscode": "$", "terminal": "$"}
+JUPYTER_HTML_DOLLAR = "<span>&#36;</span>"
+#: Splits an inline math delimiter from a following word character in VS Code (an empty HTML comment).
+SEPARATOR = "<!---->"
+_TASK_BOXES = ("[ ]", "[x]", "[X]")
+_URL_STARTS = ("http://", "https://", "www.")
+_CONTROL = {code: None for code in range(32) if chr(code) not in "\n\t"} | {0x7F: None}
+_CONTROL |= {code: None for code in range(0x80, 0xA0)}
+_TEXT_ESCAPES = {ord(ch): "\\" + ch for ch in "\\`*_[]<>!#|~&"} | {ord("\n"): " "}
+
+
+def dollar_for(frontend: str) -> str:
+    return DOLLAR.get(frontend, JUPYTER_DOLLAR)
+
+
+def escape_money(text: str, frontend: str) -> str:
+    """Our own plain string (e.g. the footer's "$0.00065") with each ``$`` shown as a plain dollar sign."""
+    return text.replace("$", dollar_for(frontend))
+
+
+def _escape_text(text: str, frontend: str) -> str:
+    """Plain text (an image's alt, a URL) as markdown that shows exactly that text."""
+    return text.translate(_TEXT_ESCAPES).replace("$", dollar_for(frontend))
+
+
+def _destination(url: str) -> str:
+    """A link destination in ``<...>`` form: ``&`` and ``$`` as entities, so removeMath cannot see a dollar."""
+    cleaned = url.replace("&", "&amp;").replace("$", "&#36;").replace("<", "%3C").replace(">", "%3E")
+    return "<" + cleaned.replace("\n", "%0A") + ">"
+
+
+class _Source:
+    """The reply split in lines, and the edits (start, end, replacement) collected on it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines = text.split("\n")
+        self.starts = [0] * len(self.lines)
+        offset = 0
+        for index, line in enumerate(self.lines):
+            self.starts[index] = offset
+            offset += len(line) + 1
+        self.edits: list[tuple[int, int, str]] = []
+
+    def edit(self, start: int, end: int, replacement: str) -> None:
+        self.edits.append((start, end, replacement))
+
+    def result(self) -> str:
+        pieces, last = [], 0
+        for start, end, replacement in sorted(self.edits, key=lambda edit: (edit[0], edit[1])):
+            if start < last:  # overlapping edits would mean a bug; keep the first
+                continue
+            pieces.append(self.text[last:start])
+            pieces.append(replacement)
+            last = end
+        pieces.append(self.text[last:])
+        return "".join(pieces)
+
+
+class _Mapping:
+    """Offsets in an inline token's ``content`` → offsets in the reply (content lines lose container prefixes)."""
+
+    def __init__(self) -> None:
+        self.content_starts: list[int] = []
+        self.source_starts: list[int] = []
+        self.skips: list[int] = []  # leading content characters that have no source (tab expansion)
+
+    def add(self, content_start: int, source_start: int, skip: int = 0) -> None:
+        self.content_starts.append(content_start)
+        self.source_starts.append(source_start)
+        self.skips.append(skip)
+
+    def __call__(self, position: int) -> int:
+        line = max(0, bisect_right(self.content_starts, position) - 1)
+        within = position - self.content_starts[line] - self.skips[line]
+        return self.source_starts[line] + max(0, within)
+
+
+def _line_mapping(source: _Source, first_line: int, content: str) -> _Mapping:
+    """Map a paragraph's content lines onto source lines ``first_line``...: each is a suffix of its line."""
+    mapping = _Mapping()
+    offset = 0
+    pieces = content.split("\n")
+    for index, piece in enumerate(pieces):
+        line = source.lines[first_line + index] if first_line + index < len(source.lines) else ""
+        base = line.rstrip() if index == len(pieces) - 1 else line
+        skip = 0
+        if not base.endswith(piece):
+            stripped = piece.lstrip(" ")
+            skip = len(piece) - len(stripped)
+            piece_in_source = stripped
+        else:
+            piece_in_source = piece
+        mapping.add(offset, source.starts[first_line + index] + len(base) - len(piece_in_source), skip)
+        offset += len(piece) + 1
+    return mapping
+
+
+class _Renderer:
+    """Collects the edits that make one reply right and safe for one frontend."""
+
+    def __init__(self, source: _Source, frontend: str, allowed_hosts: tuple[str, ...], data_max: int) -> None:
+        self.source = source
+        self.frontend = frontend
+        self.dollar = dollar_for(frontend)
+        self.allowed_hosts = allowed_hosts
+        self.data_max = data_max
+        self.covered = bytearray(len(source.lines))  # 1: a leaf block owns the line; 2: inside a container
+
+    # -- text between the tokens we understand --------------------------------------------------------
+
+    def escape_gap(self, text: str, at_start: bool = False) -> str:
+        """Plain text: literal dollars for this frontend; ``[`` and ``<`` escaped so they start nothing."""
+        if not text:
+            return text
+        head = ""
+        if at_start and text[:3] in _TASK_BOXES:  # keep GFM task-list boxes
+            head, text = text[:3], text[3:]
+        escaped = text.replace("[", "\\[").replace("<", "\\<")
+        if "$" in escaped:
+            if any(start in escaped for start in _URL_STARTS):
+                return head + self._dollars_outside_urls(escaped)
+            escaped = escaped.replace("$", self.dollar)
+        return head + escaped
+
+    def _dollars_outside_urls(self, text: str) -> str:
+        """Escape dollars except inside bare URLs (which frontends linkify; a backslash would break them)."""
+        pieces = []
+        for word in text.split(" "):
+            if word.startswith(_URL_STARTS) or any(f"({start}" in word for start in _URL_STARTS):
+                pieces.append(word)
+            else:
+                pieces.append(word.replace("$", self.dollar))
+        return " ".join(pieces)
+
+    # -- inline content -------------------------------------------------------------------------------
+
+    def inline(self, content: str, children: list[Any], mapping: _Mapping) -> None:
+        """Edits for one paragraph, heading or table cell whose text is ``content``."""
+        covered_until = 0  # content offset up to which text was handled
+        label_ends: list[int] = []  # of the links we are inside
+        for token in children:
+            span = (token.meta or {}).get("span")
+            if span is None:
+                continue
+            kind = token.type
+            start, end = span
+            if kind == "link_close":
+                if token.markup != "autolink":  # an autolink's close is inside its handled span
+                    self.gap(content, covered_until, label_ends.pop(), mapping)
+                    covered_until = end
+                continue
+            if start < covered_until:  # a token inside one already handled
+                continue
+            self.gap(content, covered_until, start, mapping)
+            if kind == "link_open" and token.markup != "autolink":
+                label_start, label_end = token.meta["label"]
+                self.link(token, content, start, end, label_start, label_end, mapping)
+                label_ends.append(label_end)
+                covered_until = label_start
+                continue
+            replacement = self.replacement(token, content, len(label_ends))
+            if replacement is not None:
+                self.source.edit(mapping(start), mapping(end), replacement)
+            elif kind.startswith("math"):
+                self.math_delimiters(token, content, mapping)
+            covered_until = end
+        self.gap(content, covered_until, len(content), mapping)
+
+    def gap(self, content: str, start: int, end: int, mapping: _Mapping) -> None:
+        if start >= end:
+            return
+        # one edit per content line, so container prefixes between the lines stay
+        position = start
+        while position < end:
+            newline = content.find("\n", position, end)
+            stop = end if newline == -1 else newline
+            source_start, source_end = mapping(position), mapping(stop)
+            piece = self.source.text[source_start:source_end]
+            escaped = self.escape_gap(piece, at_start=position == 0)
+            if escaped != piece:
+                self.source.edit(source_start, source_end, escaped)
+            position = stop + 1
+
+    def replacement(self, token: Any, content: str, link_depth: int) -> str | None:
+        """What replaces a tracked token's span, or None to keep it (code, math handled apart)."""
+        kind = token.type
+        if kind == "text_special":
+            return self.dollar if token.content == "$" else None
+        if kind == "html_inline":
+            return self.html_tag(token.content, link_depth)
+        if kind == "image":
+            alt = "".join(child.content for child in token.children or [])
+            return self.image(token.attrGet("src") or "", alt, link_depth)
+        if kind == "link_open":  # autolink
+            href = token.attrGet("href") or ""
+            text = content[token.meta["span"][0] + 1 : token.meta["span"][1] - 1]
+            if not link_is_safe(href) or link_depth:
+                return _escape_text(text, self.frontend)
+            return f"[{_escape_text(text, self.frontend)}]({_destination(href)})"
+        return None
+
+    def math_delimiters(self, token: Any, content: str, mapping: _Mapping) -> None:
+        """``\\( \\)`` → ``$ $``, ``\\[ \\]`` → ``$$ $$``, with no space inside (VS Code needs none)."""
+        (open_start, open_end), (close_start, close_end) = token.meta["open"], token.meta["close"]
+        inner = content[open_end:close_start]
+        lead = len(inner) - len(inner.lstrip())
+        trail = len(inner) - len(inner.rstrip())
+        marker = "$" if token.type == "math_inline" else "$$"
+        before, after = marker, marker
+        if self.frontend == "vscode" and marker == "$":
+            if open_start > 0 and (content[open_start - 1].isalnum() or content[open_start - 1] == "_"):
+                before = SEPARATOR + marker
+            following = content[close_end : close_end + 1]
+            if following.isalnum() or following == "_":
+                after = marker + SEPARATOR
+        self.source.edit(mapping(open_start), mapping(open_end + lead), before)
+        self.source.edit(mapping(close_start - trail), mapping(close_end), after)
+
+    def link(
+        self,
+        token: Any,
+        content: str,
+        start: int,
+        end: int,
+        label_start: int,
+        label_end: int,
+        mapping: _Mapping,
+    ) -> None:
+        href = token.attrGet("href") or ""
+        if not link_is_safe(href):  # its text stays, as text
+            self.source.edit(mapping(start), mapping(label_start), "")
+            self.source.edit(mapping(label_end), mapping(end), "")
+            return
+        label_text = content[label_start:label_end]
+        note = deceptive_host(label_text, href)
+        suffix = f" ({_escape_text(note, self.frontend)})" if note else ""
+        self.source.edit(mapping(label_end), mapping(end), f"]({_destination(href)}){suffix}")
+
+    def image(self, src: str, alt: str, link_depth: int) -> str:
+        alt_text = _escape_text(" ".join(alt.split()), self.frontend)
+        verdict = image_verdict(src, self.allowed_hosts, self.data_max)
+        if verdict == "show" and not link_depth:
+            return f"![{alt_text}]({_destination(src)})"
+        label = f"image: {alt_text}" if alt_text else "image"
+        if verdict == "link":
+            label += f" — {_escape_text(url_host(src), self.frontend)}"
+            return label if link_depth else f"[{label}]({_destination(src)})"
+        scheme = src.split(":", 1)[0][:12] if ":" in src else "local"
+        return f"{label} ({_escape_text(scheme, self.frontend)} image not shown)"
+
+    def html_tag(self, source: str, link_depth: int) -> str:
+        name, closing, attributes = read_tag(source)
+        if name == "img" and not closing:
+            return self.image(attributes.get("src", ""), attributes.get("alt", ""), link_depth)
+        return inline_tag(source)
+
+    # -- blocks ---------------------------------------------------------------------------------------
+
+    def paragraph(self, inline: Any) -> None:
+        first = inline.map[0]
+        self.inline(inline.content, inline.children or [], _line_mapping(self.source, first, inline.content))
+
+    def heading(self, inline: Any, opening: Any) -> None:
+        if opening.markup not in ("=", "-"):  # ATX: "## title ##" on one line
+            line = inline.map[0]
+            text = self.source.lines[line]
+            after_hashes = len(text) - len(text.lstrip()) + len(opening.markup)
+            found = text.find(inline.content, after_hashes) if inline.content else -1
+            if found == -1:
+                return
+            mapping = _Mapping()
+            mapping.add(0, self.source.starts[line] + found)
+            self.inline(inline.content, inline.children or [], mapping)
+            return
+        self.paragraph(inline)
+
+    def table_row(self, line: int, cells: list[Any]) -> None:
+        text = self.source.lines[line]
+        cursor = 0
+        for cell in cells:
+            content = cell.content
+            if not content:
+                continue
+            needle = content.replace("|", "\\|")
+            found = text.find(needle, cursor)
+            if found == -1:  # cannot place it: treat the rest of the row as plain text
+                break
+            mapping = _Mapping()
+            base, offset = self.source.starts[line] + found, 0
+            for pipes, piece in enumerate(content.split("|")):  # each escaped pipe adds a backslash
+                mapping.add(offset, base + offset + pipes)
+                offset += len(piece) + 1
+            self.inline(content, cell.children or [], mapping)
+            cursor = found + len(needle)
+        rest = text[cursor:]
+        escaped = self.escape_gap(rest)
+        if escaped != rest:  # cells beyond the header's count are not tokens: plain text
+            self.source.edit(self.source.starts[line] + cursor, self.source.starts[line] + len(text), escaped)
+
+    def html_block(self, token: Any) -> None:
+        first, last = token.map[0], token.map[1] - 1
+        html_dollar = HTML_DOLLAR.get(self.frontend, JUPYTER_HTML_DOLLAR)
+        cleaned = safe_html(token.content).replace("$", html_dollar).strip("\n")
+        lines = [line if line.strip() else "&#32;" for line in cleaned.split("\n")] if cleaned else []
+        body = "<div>" + "\n".join(lines) + "</div>" if lines else ""
+        content_lines = token.content.split("\n")
+        first_text = self.source.lines[first]
+        prefix_length = max(0, len(first_text) - len(content_lines[0])) if content_lines else 0
+        if prefix_length and body:
+            body = body.replace("\n", " ")
+        start = self.source.starts[first] + prefix_length
+        end = self.source.starts[last] + len(self.source.lines[last])
+        self.source.edit(start, end, body)
+
+    def math_block(self, token: Any) -> None:
+        first, last = token.map[0], token.map[1] - 1
+        if token.markup == "\\[":
+            text = self.source.lines[first]
+            at = text.find("\\[")
+            self.source.edit(self.source.starts[first] + at, self.source.starts[first] + at + 2, "$$")
+        if token.info == "\\]":
+            text = self.source.lines[last]
+            at = text.rfind("\\]")
+            self.source.edit(self.source.starts[last] + at, self.source.starts[last] + at + 2, "$$")
+
+    def uncovered(self) -> None:
+        """Lines no leaf block owns: reference definitions (dropped at top level) and container leftovers."""
+        dropping = False
+        for index, line in enumerate(self.source.lines):
+            if self.covered[index] == 1 or not line.strip():
+                dropping = False
+                continue
+            start = self.source.starts[index]
+            if self.covered[index] == 0 and (dropping or line.lstrip().startswith("[")):
+                dropping = True  # a link reference definition: links were rewritten inline already
+                self.source.edit(start, start + len(line) + 1, "")
+                continue
+            escaped = self.escape_gap(line)
+            if escaped != line:
+                self.source.edit(start, start + len(line), escaped)
+
+    def mark(self, token: Any, value: int) -> None:
+        """Containers (2) come before the leaves (1) inside them in token order, so a leaf always wins."""
+        if token.map:
+            start, end = token.map[0], min(token.map[1], len(self.covered))
+            self.covered[start:end] = bytes([value]) * max(0, end - start)
+
+    def run(self, tokens: list[Any]) -> None:
+        cells: list[Any] = []
+        row_line = -1
+        for index, token in enumerate(tokens):
+            kind = token.type
+            if kind in ("blockquote_open", "list_item_open"):
+                self.mark(token, 2)
+            elif kind in ("fence", "code_block", "hr", "table_open", "paragraph_open", "heading_open"):
+                self.mark(token, 1)
+            elif kind == "html_block":
+                self.mark(token, 1)
+                self.html_block(token)
+            elif kind == "math_block":
+                self.mark(token, 1)
+                self.math_block(token)
+            elif kind == "tr_open":
+                cells, row_line = [], token.map[0]
+            elif kind == "tr_close":
+                self.table_row(row_line, cells)
+            elif kind == "inline":
+                opening = tokens[index - 1]
+                if opening.type in ("th_open", "td_open"):
+                    cells.append(token)
+                elif opening.type == "heading_open":
+                    self.heading(token, opening)
+                elif token.map:
+                    self.paragraph(token)
+        self.uncovered()
+
+
+def _normalize(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
+
+
+def _fence_closer(source: _Source, tokens: list[Any]) -> str:
+    """A closing fence for a fence left open at the very end (streaming), with its container prefix."""
+    for token in reversed(tokens):
+        if token.type != "fence" or not token.map:
+            continue
+        if token.map[1] < len(source.lines):
+            return ""
+        last = source.lines[token.map[1] - 1].strip(" >")
+        if token.map[1] - token.map[0] > 1 and last.startswith(token.markup) and not last.strip(token.markup[0]):
+            return ""
+        opener = source.lines[token.map[0]]
+        prefix = opener[: opener.find(token.markup)]
+        prefix = "".join(ch if ch in "> " else " " for ch in prefix)
+        return "\n" + prefix + token.markup
+    return ""
+
+
+def _math_closer(text: str) -> str:
+    """A closer for display math opened in the last paragraph and not closed yet (streaming)."""
+    tail = text[text.rfind("\n\n") + 2 :] if "\n\n" in text else text
+    first = tail.split("\n", 1)[0].lstrip(" >")
+    for opener, closer in (("$$", "$$"), ("\\[", "\\]")):
+        if first.startswith(opener):
+            body = tail[len(tail) - len(tail.lstrip(" >")) + len(opener) :]
+            return "" if closer in body else "\n" + closer
+    if first.startswith("\\begin{"):
+        name = first[7 : first.find("}")] if "}" in first else ""
+        if name and "\\end{" + name + "}" not in tail:
+            return "\n\\end{" + name + "}"
+    return ""
+
+
+def to_display_markdown(
+    text: str,
+    *,
+    frontend: str = "jupyterlab",
+    streaming: bool = False,
+    allowed_image_hosts: tuple[str, ...] = (),
+    data_image_max_bytes: int = 200_000,
+) -> str:
+    """Markdown of a reply that renders right and safely in ``frontend`` (see the module docstring)."""
+    if frontend == "terminal":
+        return text.translate(_CONTROL)
+    source_text = _normalize(text)
+    tokens, _ = parse(source_text)
+    source = _Source(source_text)
+    closer = _fence_closer(source, tokens) if streaming else ""
+    if streaming and not closer:
+        closer = _math_closer(source_text)
+        if closer:  # parse again with the math closed, so it renders as math while it streams
+            source_text += closer
+            tokens, _ = parse(source_text)
+            source, closer = _Source(source_text), ""
+    renderer = _Renderer(source, frontend, tuple(allowed_image_hosts), data_image_max_bytes)
+    renderer.run(tokens)
+    return source.result() + closer
+
+
+def settled_prefix_length(text: str) -> int:
+    """An offset ``k`` at a top-level block boundary after which the text before it renders the same alone.
+
+    ``k`` is the start of the last top-level block that follows a blank line and a block that nothing later
+    can extend (not a list or an indented code block); 0 when there is none, or when the
+    reply uses link reference definitions (a later definition changes earlier links)."""
+    source_text = _normalize(text)
+    if source_text != text:
+        return 0
+    tokens, env = parse(source_text)
+    if env.get("references"):
+        return 0
+    source = _Source(source_text)
+    best = 0
+    previous_kind = ""
+    previous_end = -1
+    for token in tokens:
+        if token.level != 0 or not token.map or token.nesting == -1:
+            continue
+        start = token.map[0]
+        extendable = previous_kind in ("bullet_list_open", "ordered_list_open", "code_block")
+        if previous_end != -1 and start > previous_end and not extendable:
+            if not source.lines[start - 1].strip():
+                best = source.starts[start]
+        previous_kind, previous_end = token.type, token.map[1]
+    return best
