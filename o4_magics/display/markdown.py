@@ -43,7 +43,16 @@ from bisect import bisect_right
 from typing import Any
 
 from .parser import parse
-from .sanitize import deceptive_host, image_verdict, inline_tag, link_is_safe, read_tag, safe_html, url_host
+from .sanitize import (
+    deceptive_host,
+    image_verdict,
+    inline_tag,
+    link_is_safe,
+    read_tag,
+    safe_html,
+    tag_name,
+    url_host,
+)
 
 #: How a literal dollar is written in markdown, per frontend (the default is JupyterLab's).
 DOLLAR = {"vscode": "\\$", "terminal": "$"}
@@ -51,6 +60,9 @@ JUPYTER_DOLLAR = "\\\\$"
 #: A literal dollar inside a raw HTML block (markdown escapes do not apply there).
 HTML_DOLLAR = {"vscode": "$", "terminal": "$"}
 JUPYTER_HTML_DOLLAR = "<span>&#36;</span>"
+#: "<" inside math, written so that no HTML parser can read a tag there, whether or not math is typeset.
+LESS_THAN = "\\lt "
+NO_IMAGE = "!{}["
 #: Splits an inline math delimiter from a following word character in VS Code (an empty HTML comment).
 SEPARATOR = "<!---->"
 _TASK_BOXES = ("[ ]", "[x]", "[X]")
@@ -161,13 +173,14 @@ class _Renderer:
     # -- text between the tokens we understand --------------------------------------------------------
 
     def escape_gap(self, text: str, at_start: bool = False) -> str:
-        """Plain text: literal dollars for this frontend; ``[`` and ``<`` escaped so they start nothing."""
+        """Plain text: literal dollars for this frontend; ``[`` and ``<`` escaped so they start nothing (``<`` as
+        ``&lt;``, which stays text even where another parser would see raw HTML)."""
         if not text:
             return text
         head = ""
         if at_start and text[:3] in _TASK_BOXES:  # keep GFM task-list boxes
             head, text = text[:3], text[3:]
-        escaped = text.replace("[", "\\[").replace("<", "\\<")
+        escaped = text.replace("[", "\\[").replace("<", "&lt;")
         if "$" in escaped:
             if any(start in escaped for start in _URL_STARTS):
                 return head + self._dollars_outside_urls(escaped)
@@ -190,6 +203,7 @@ class _Renderer:
         """Edits for one paragraph, heading or table cell whose text is ``content``."""
         covered_until = 0  # content offset up to which text was handled
         label_ends: list[int] = []  # of the links we are inside
+        self.line_has_text = False  # on the output line being built (a tag may not start a line)
         for token in children:
             span = (token.meta or {}).get("span")
             if span is None:
@@ -207,10 +221,14 @@ class _Renderer:
             if kind == "link_open" and token.markup != "autolink":
                 label_start, label_end = token.meta["label"]
                 self.link(token, content, start, end, label_start, label_end, mapping)
+                self.line_has_text = self.line_has_text or link_is_safe(token.attrGet("href") or "")
                 label_ends.append(label_end)
                 covered_until = label_start
                 continue
             replacement = self.replacement(token, content, len(label_ends))
+            if kind == "html_inline" and not self.line_has_text:
+                replacement = ""  # "<b>" first on a line could open an HTML block in the frontend
+            self.line_has_text = replacement is None or bool(replacement.strip()) or self.line_has_text
             if replacement is not None:
                 self.source.edit(mapping(start), mapping(end), replacement)
             elif kind.startswith("math"):
@@ -231,13 +249,16 @@ class _Renderer:
             escaped = self.escape_gap(piece, at_start=position == 0)
             if escaped != piece:
                 self.source.edit(source_start, source_end, escaped)
+            self.line_has_text = self.line_has_text or bool(piece.strip())
+            if newline != -1:
+                self.line_has_text = False
             position = stop + 1
 
     def replacement(self, token: Any, content: str, link_depth: int) -> str | None:
         """What replaces a tracked token's span, or None to keep it (code, math handled apart)."""
         kind = token.type
         if kind == "text_special":
-            return self.dollar if token.content == "$" else None
+            return {"$": self.dollar, "<": "&lt;"}.get(token.content)
         if kind == "html_inline":
             return self.html_tag(token.content, link_depth)
         if kind == "image":
@@ -267,6 +288,16 @@ class _Renderer:
                 after = marker + SEPARATOR
         self.source.edit(mapping(open_start), mapping(open_end + lead), before)
         self.source.edit(mapping(close_start - trail), mapping(close_end), after)
+        self.math_content(content, open_end + lead, close_start - trail, mapping)
+
+    def math_content(self, text: str, start: int, end: int, mapping: Any) -> None:
+        """Where math is not typeset (a viewer without MathJax), its TeX must not be read as a tag or an
+        image: ``<`` becomes ``\\lt`` and ``![`` becomes ``!{}[`` (the same TeX)."""
+        for needle, replacement in (("<", LESS_THAN), ("![", NO_IMAGE)):
+            found = text.find(needle, start, end)
+            while found != -1:
+                self.source.edit(mapping(found), mapping(found + len(needle)), replacement)
+                found = text.find(needle, found + 1, end)
 
     def link(
         self,
@@ -295,14 +326,16 @@ class _Renderer:
             return f"![{alt_text}]({_destination(src)})"
         label = f"image: {alt_text}" if alt_text else "image"
         if verdict == "link":
+            if link_depth:  # inside a link: the link's own URL is what a click opens
+                return label
             label += f" — {_escape_text(url_host(src), self.frontend)}"
-            return label if link_depth else f"[{label}]({_destination(src)})"
+            return f"[{label}]({_destination(src)})"
         scheme = src.split(":", 1)[0][:12] if ":" in src else "local"
         return f"{label} ({_escape_text(scheme, self.frontend)} image not shown)"
 
     def html_tag(self, source: str, link_depth: int) -> str:
-        name, closing, attributes = read_tag(source)
-        if name == "img" and not closing:
+        if tag_name(source) == ("img", False):
+            _, _, attributes = read_tag(source)
             return self.image(attributes.get("src", ""), attributes.get("alt", ""), link_depth)
         return inline_tag(source)
 
@@ -366,6 +399,8 @@ class _Renderer:
 
     def math_block(self, token: Any) -> None:
         first, last = token.map[0], token.map[1] - 1
+        start, end = self.source.starts[first], self.source.starts[last] + len(self.source.lines[last])
+        self.math_content(self.source.text, start, end, lambda position: position)
         if token.markup == "\\[":
             text = self.source.lines[first]
             at = text.find("\\[")
@@ -439,7 +474,11 @@ def _fence_closer(source: _Source, tokens: list[Any]) -> str:
         if token.map[1] < len(source.lines):
             return ""
         last = source.lines[token.map[1] - 1].strip(" >")
-        if token.map[1] - token.map[0] > 1 and last.startswith(token.markup) and not last.strip(token.markup[0]):
+        if (
+            token.map[1] - token.map[0] > 1
+            and last.startswith(token.markup)
+            and not last.strip(token.markup[0])
+        ):
             return ""
         opener = source.lines[token.map[0]]
         prefix = opener[: opener.find(token.markup)]

@@ -14,6 +14,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+#: An inline block with more "[" than this is not inline-parsed: it is shown as plain text (escaped), because
+#: markdown-it's link-label search costs tens of steps per character in a bracket storm.
+MAX_BRACKETS = 1000
+#: Characters that can start an inline construct we track or rewrite; text without any is plain text.
+_INLINE_STARTS = "\\`$[]!<>&*_~\n"
 #: Inline rules whose tokens get ``meta["span"]``.
 TRACKED_RULES = ("escape", "backticks", "link", "image", "autolink", "html_inline", "entity")
 _BLOCK_DOLLARS = "$$"
@@ -28,7 +33,9 @@ class _NextFinder:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.known: dict[str, tuple[int, int]] = {}  # needle -> (from, first occurrence at or after it, or -1)
+        self.known: dict[
+            str, tuple[int, int]
+        ] = {}  # needle -> (from, first occurrence at or after it, or -1)
 
     def find(self, needle: str, pos: int) -> int:
         known = self.known.get(needle)
@@ -90,6 +97,18 @@ def _dollar_is_math(src: str, start: int, end: int) -> bool:
     return not (src[start + 1].isdigit() and after.isalnum())
 
 
+def _literal_dollar(state: Any, silent: bool) -> bool:
+    """A dollar that is not math is text: take it here (cheaper than every other rule declining it), where
+    markdown-it-py has a linear pending-text buffer (4.x); else leave it to the default path."""
+    append = getattr(state, "append_pending", None)
+    if append is None:
+        return False
+    if not silent:
+        append("$")
+    state.pos += 1
+    return True
+
+
 def math_inline(state: Any, silent: bool) -> bool:
     """``$$..$$``, ``$..$``, ``\\(..\\)``, ``\\[..\\]`` inside a paragraph, heading or table cell."""
     src, pos = state.src, state.pos
@@ -113,14 +132,14 @@ def math_inline(state: Any, silent: bool) -> bool:
     if src.startswith(_BLOCK_DOLLARS, pos):
         end = _next_unescaped(finder, _BLOCK_DOLLARS, pos + 2)
         if end == -1 or not src[pos + 2 : end].strip():
-            return False
+            return _literal_dollar(state, silent)
         if not silent:
             _push_math(state, "math_inline_double", (pos, pos + 2), (end, end + 2))
         state.pos = end + 2
         return True
     end = _next_unescaped(finder, "$", pos + 1)
     if end == -1 or src.startswith(_BLOCK_DOLLARS, end) or not _dollar_is_math(src, pos, end):
-        return False
+        return _literal_dollar(state, silent)
     if not silent:
         _push_math(state, "math_inline", (pos, pos + 1), (end, end + 1))
     state.pos = end + 1
@@ -200,22 +219,39 @@ def math_block(state: Any, start: int, end: int, silent: bool) -> bool:
 def _tracked(rule: Any, name: str) -> Any:
     """``rule`` that also records on each token it pushes the span of source it consumed."""
 
+    needs_bracket = name in ("link", "image")
+
     def tracked_rule(state: Any, silent: bool) -> bool:
+        if needs_bracket and _finder(state).find("]", state.pos) == -1:
+            return False  # no "]" left: no label can close (and a "[" storm stays linear)
+        if silent:
+            return rule(state, True)
         start, count = state.pos, len(state.tokens)
-        if not rule(state, silent):
+        if not rule(state, False):
             return False
-        if not silent:
-            for token in state.tokens[count:]:
-                if token.type != "text" and "span" not in (token.meta or {}):
-                    token.meta = dict(token.meta or {}, span=(start, state.pos))
-                    if name in ("link", "image") and token.type in ("link_open", "image"):
-                        label_start = start + (1 if name == "link" else 2)
-                        label_end = state.md.helpers.parseLinkLabel(state, label_start - 1, name == "link")
-                        token.meta["label"] = (label_start, max(label_end, label_start))
+        for token in state.tokens[count:]:
+            if token.type != "text" and "span" not in (token.meta or {}):
+                token.meta = dict(token.meta or {}, span=(start, state.pos))
+                if needs_bracket and token.type in ("link_open", "image"):
+                    label_start = start + (1 if name == "link" else 2)
+                    label_end = state.md.helpers.parseLinkLabel(state, label_start - 1, name == "link")
+                    token.meta["label"] = (label_start, max(label_end, label_start))
         return True
 
     tracked_rule.__name__ = f"tracked_{name}"
     return tracked_rule
+
+
+def _inline_core(state: Any) -> None:
+    """markdown-it's core "inline" step, except that plain text and bracket storms are left unparsed (the
+    renderer then treats the whole block as text, escaping what needs escaping)."""
+    for token in state.tokens:
+        if token.type == "inline":
+            token.children = []
+            content = token.content
+            if not any(char in content for char in _INLINE_STARTS) or content.count("[") > MAX_BRACKETS:
+                continue
+            state.md.inline.parse(content, state.md, state.env, token.children)
 
 
 @lru_cache(maxsize=1)
@@ -223,12 +259,13 @@ def parser() -> Any:
     """The shared ``MarkdownIt`` (built at first use, so importing o4_magics never imports markdown_it)."""
     from markdown_it import MarkdownIt
 
-    md = MarkdownIt("commonmark", {"maxNesting": 40}).enable(["table", "strikethrough"])
+    md = MarkdownIt("commonmark").enable(["table", "strikethrough"])
     md.disable("text_join")  # keep escapes and entities as their own tokens, with their spans
     md.validateLink = lambda url: True  # every link is parsed as a link; our own policy judges its URL
     for name in TRACKED_RULES:
         rule = next(r for r in md.inline.ruler.__rules__ if r.name == name)
         md.inline.ruler.at(name, _tracked(rule.fn, name))
+    md.core.ruler.at("inline", _inline_core)
     md.inline.ruler.before("escape", "math_inline", math_inline)
     md.block.ruler.before(
         "fence", "math_block", math_block, {"alt": ["paragraph", "reference", "blockquote", "list"]}

@@ -19,6 +19,11 @@ ALLOWED_TAGS = frozenset(
     "cite dfn figure figcaption".split()
 )
 VOID_TAGS = frozenset({"br", "wbr", "hr"})
+#: Tags an inline HTML tag in a paragraph may keep: phrasing content only, never a tag that starts an HTML
+#: block in CommonMark (a kept ``<div>`` at a line start would make the rest of the block raw HTML).
+INLINE_TAGS = frozenset(
+    "b i em strong u s del ins mark small sub sup kbd code samp var tt br wbr abbr q cite dfn span".split()
+)
 #: Tags removed together with everything inside them.
 DROPPED_WITH_CONTENT = frozenset(
     "script style template noscript noembed noframes xmp iframe object embed textarea title select "
@@ -28,10 +33,38 @@ SAFE_SCHEMES = ("http", "https", "mailto")
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/jpg", "image/gif", "image/webp")
 
 
+#: Deeper HTML is shown as escaped text: html5ever's time grows with the square of the nesting depth.
+MAX_DEPTH = 100
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+
+
+def _nesting_depth(fragment: str) -> int:
+    """The deepest tag nesting in ``fragment``, roughly (one linear pass over its "<"s)."""
+    depth = deepest = 0
+    position = fragment.find("<")
+    while position != -1:
+        following = fragment[position + 1 : position + 2]
+        if following == "/":
+            depth = max(0, depth - 1)
+        elif following.isalpha():
+            end = position + 1
+            while end < len(fragment) and fragment[end].isalnum():
+                end += 1
+            if fragment[position + 1 : end].lower() not in _VOID:
+                depth += 1
+                deepest = max(deepest, depth)
+        position = fragment.find("<", position + 1)
+    return deepest
+
+
 def safe_html(fragment: str) -> str:
     """``fragment`` reduced to ``ALLOWED_TAGS`` without attributes or comments (for our widgets' HTML too)."""
     import nh3
 
+    if _nesting_depth(fragment) > MAX_DEPTH:
+        import html
+
+        return html.escape(fragment, quote=False)
     return nh3.clean(
         fragment,
         tags=set(ALLOWED_TAGS),
@@ -100,7 +133,7 @@ def deceptive_host(text: str, url: str) -> str:
 
 
 def image_verdict(src: str, allowed_hosts: tuple[str, ...], data_max_bytes: int) -> str:
-    """"show" (an allowed host, or a small data: raster image), "link" (other http(s)) or "text"."""
+    """ "show" (an allowed host, or a small data: raster image), "link" (other http(s)) or "text"."""
     scheme = url_scheme(src)
     if scheme == "data":
         head, _, payload = src.partition(",")
@@ -141,9 +174,19 @@ def read_tag(source: str) -> tuple[str, bool, dict[str, str]]:
     return reader.tag.lower(), reader.closing, reader.attrs
 
 
+def tag_name(source: str) -> tuple[str, bool]:
+    """``(name in lowercase, is_closing)`` of an inline HTML tag's source, without parsing its attributes."""
+    closing = source.startswith("</")
+    start = 2 if closing else 1
+    end = start
+    while end < len(source) and (source[end].isalnum() or source[end] == "-"):
+        end += 1
+    return source[start:end].lower(), closing
+
+
 def inline_tag(source: str) -> str:
     """One inline HTML tag from a reply, kept bare if allowed (``<b>``, ``</sub>``, ``<br>``), else ""."""
-    name, closing, _ = read_tag(source)
-    if name not in ALLOWED_TAGS or (closing and name in VOID_TAGS):
+    name, closing = tag_name(source)
+    if name not in INLINE_TAGS or (closing and name in VOID_TAGS):
         return ""
     return f"</{name}>" if closing else f"<{name}>"
