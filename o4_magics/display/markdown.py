@@ -212,7 +212,7 @@ class _Renderer:
             start, end = span
             if kind == "link_close":
                 if token.markup != "autolink":  # an autolink's close is inside its handled span
-                    self.gap(content, covered_until, label_ends.pop(), mapping)
+                    self.gap(content, covered_until, label_ends.pop(), mapping, before_token=False)
                     covered_until = end
                 continue
             if start < covered_until:  # a token inside one already handled
@@ -234,9 +234,9 @@ class _Renderer:
             elif kind.startswith("math"):
                 self.math_delimiters(token, content, mapping)
             covered_until = end
-        self.gap(content, covered_until, len(content), mapping)
+        self.gap(content, covered_until, len(content), mapping, before_token=False)
 
-    def gap(self, content: str, start: int, end: int, mapping: _Mapping) -> None:
+    def gap(self, content: str, start: int, end: int, mapping: _Mapping, before_token: bool = True) -> None:
         if start >= end:
             return
         # one edit per content line, so container prefixes between the lines stay
@@ -247,6 +247,10 @@ class _Renderer:
             source_start, source_end = mapping(position), mapping(stop)
             piece = self.source.text[source_start:source_end]
             escaped = self.escape_gap(piece, at_start=position == 0)
+            if (
+                before_token and stop == end and escaped.endswith("!")
+            ):  # a "[" we write next must not make "![", an image
+                escaped = escaped[:-1] + "\\!"
             if escaped != piece:
                 self.source.edit(source_start, source_end, escaped)
             self.line_has_text = self.line_has_text or bool(piece.strip())

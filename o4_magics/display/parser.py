@@ -273,10 +273,22 @@ def parser() -> Any:
     return md
 
 
+_last: tuple[str | None, Any] = (
+    None,
+    None,
+)  # the last text parsed and its result (callers often parse twice)
+
+
 def parse(text: str) -> tuple[list[Any], dict[str, Any]]:
-    """Block tokens (inline ones hold their children) and the env (reference definitions are in it)."""
+    """Block tokens (inline ones hold their children) and the env (reference definitions are in it).
+    Callers must not change what they get: the last result is reused for the same text."""
+    global _last
+    last_text, last_result = _last
+    if last_text == text:
+        return last_result
     env: dict[str, Any] = {}
     tokens = parser().parse(text, env)
     env.pop("_o4_finders", None)
     env.pop("_o4_block_memo", None)
+    _last = (text, (tokens, env))
     return tokens, env
