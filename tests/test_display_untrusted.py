@@ -77,7 +77,7 @@ def test_dangerous_links_become_text():
         "file:///etc",
     ):
         out = to_display_markdown(f"[click]({url})")
-        assert out == "click", (url, out)
+        assert out == "\\[click\\]", (url, out)
 
 
 def test_sanitize_policy():

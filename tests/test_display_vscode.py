@@ -122,3 +122,27 @@ def test_the_payloads_are_live_in_the_real_renderers(render):
     html = render([(reply, "jupyterlab") for reply in raw])
     live = sum(bool(inert_problems(page)) for page in html)
     assert live >= 38, live
+
+
+#: Pieces that make markdown-it-py (our parser) and marked/removeMath (JupyterLab) or markdown-it + KaTeX
+#: (VS Code) disagree: fences, code spans, math delimiters, raw HTML, URLs, tabs, containers.
+_PIECES = [
+    "$", "$$", "\\(", "\\)", "\\[", "\\]", "\\$", "`", "```", "~~~", "[", "]", "(", ")", "!", "<", ">", "\\",
+    "<img src=http://127.0.0.1:9/leak onerror=alert(1)>", "![a](http://127.0.0.1:9/leak)", "[b]: http://x/", "[b]",
+    "<div>", "</div>", "<details open ontoggle=alert(1)>", "<script>", "</script>", "|", "---", "\n", "\n\n", "  ",
+    "- ", "> ", "1. ", "# ", "x", "5M", "\\alpha", "javascript:alert(1)", "&#36;", "&lt;", "&#60;", "*", "_",
+    "\\begin{align}", "\\end{align}", "http://e.com/$1", "www.x.com/$1", "<http://x>", "    ", "\t", "<b>", "</b>",
+    "<!--", "-->", "<a href=x>", "<style>", "<math>", "<svg>", "<iframe src=http://x>", "|---|", "<br>", "<!X",
+    "<![CDATA[", "]]>", "<textarea>", "<pre>", "</pre>", "' onerror='x", '"', "{", "}",
+]  # fmt: skip
+
+
+def test_random_replies_stay_inert_in_the_real_renderers(render):
+    """Differential fuzz: 2,000 random replies from the pieces above, through both real pipelines."""
+    import random
+
+    rng = random.Random(20240601)
+    replies = ["".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 60))) for _ in range(1000)]
+    items = [(to_display_markdown(r, frontend=p), p) for r in replies for p in ("vscode", "jupyterlab")]
+    live = [(item, page) for item, page in zip(items, render(items), strict=True) if inert_problems(page)]
+    assert live == [], live[:3]

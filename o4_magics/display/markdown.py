@@ -42,7 +42,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any
 
-from .parser import parse
+from .parser import parse, url_runs
 from .sanitize import (
     deceptive_host,
     image_verdict,
@@ -63,13 +63,19 @@ JUPYTER_HTML_DOLLAR = "<span>&#36;</span>"
 #: "<" inside math, written so that no HTML parser can read a tag there, whether or not math is typeset.
 LESS_THAN = "\\lt "
 NO_IMAGE = "!{}["
+#: Put before an inline tag that starts a line: a zero-width space, so the line starts with text.
+LINE_START = "&#8203;"
 #: Splits an inline math delimiter from a following word character in VS Code (an empty HTML comment).
 SEPARATOR = "<!---->"
 _TASK_BOXES = ("[ ]", "[x]", "[X]")
-_URL_STARTS = ("http://", "https://", "www.")
+#: Characters of a bare URL that JupyterLab's removeMath could read as math (a placeholder inside an href
+#: would get the math's raw text, quotes included, put back into the attribute): percent-encoded there.
+_URL_ESCAPES = {ord("$"): "%24", ord("\\"): "%5C"}
 _CONTROL = {code: None for code in range(32) if chr(code) not in "\n\t"} | {0x7F: None}
 _CONTROL |= {code: None for code in range(0x80, 0xA0)}
-_TEXT_ESCAPES = {ord(ch): "\\" + ch for ch in "\\`*_[]<>!#|~&"} | {ord("\n"): " "}
+#: Code text written as HTML: every character that markdown, HTML, removeMath or an autolinker could act on.
+_CODE_ENTITIES = {ord(ch): f"&#{ord(ch)};" for ch in "&<>\"'`*_[]!\\$~|#(){}:.@=+-\n"}
+_TEXT_ESCAPES = {ord(ch): "\\" + ch for ch in "`*_[]<>!#|~&"} | {ord("\n"): " ", ord("\\"): "&#92;"}
 
 
 def dollar_for(frontend: str) -> str:
@@ -172,7 +178,7 @@ class _Renderer:
 
     # -- text between the tokens we understand --------------------------------------------------------
 
-    def escape_gap(self, text: str, at_start: bool = False) -> str:
+    def escape_gap(self, text: str, at_start: bool = False, before_token: bool = False) -> str:
         """Plain text: literal dollars for this frontend; ``[`` and ``<`` escaped so they start nothing (``<`` as
         ``&lt;``, which stays text even where another parser would see raw HTML)."""
         if not text:
@@ -180,22 +186,30 @@ class _Renderer:
         head = ""
         if at_start and text[:3] in _TASK_BOXES:  # keep GFM task-list boxes
             head, text = text[:3], text[3:]
-        escaped = text.replace("[", "\\[").replace("<", "&lt;")
-        if "$" in escaped:
-            if any(start in escaped for start in _URL_STARTS):
-                return head + self._dollars_outside_urls(escaped)
-            escaped = escaped.replace("$", self.dollar)
-        return head + escaped
+        if "://" in text or "www." in text.lower():
+            return head + self._escape_around_urls(text, before_token)
+        return head + self._escape_plain(text)
 
-    def _dollars_outside_urls(self, text: str) -> str:
-        """Escape dollars except inside bare URLs (which frontends linkify; a backslash would break them)."""
-        pieces = []
-        for word in text.split(" "):
-            if word.startswith(_URL_STARTS) or any(f"({start}" in word for start in _URL_STARTS):
-                pieces.append(word)
-            else:
-                pieces.append(word.replace("$", self.dollar))
-        return " ".join(pieces)
+    def _escape_plain(self, text: str) -> str:
+        """A literal backslash (one markdown did not read as an escape) as ``&#92;``: ``\\begin{..}`` in text
+        would start math for removeMath, which can then swallow the next fence's opening line."""
+        text = text.replace("\\", "&#92;") if "\\" in text else text
+        return text.replace("[", "\\[").replace("<", "&lt;").replace("$", self.dollar)
+
+    def _escape_around_urls(self, text: str, before_token: bool) -> str:
+        """Bare URLs stay URLs (frontends linkify them; a backslash would break them); in JupyterLab's family
+        their ``$`` and ``\\`` are percent-encoded, so removeMath finds no math inside an href. A URL that runs
+        into the next token ends with an empty comment: an autolinker would swallow a code span's backticks."""
+        pieces, last = [], 0
+        for start, end in url_runs(text):
+            pieces.append(self._escape_plain(text[last:start]))
+            url = text[start:end]
+            pieces.append(url if self.frontend == "vscode" else url.translate(_URL_ESCAPES))
+            if (end == len(text) and before_token) or text[end : end + 1] == "<":
+                pieces.append(SEPARATOR)  # "<" becomes "&lt;", which would not end the URL any more
+            last = end
+        pieces.append(self._escape_plain(text[last:]))
+        return "".join(pieces)
 
     # -- inline content -------------------------------------------------------------------------------
 
@@ -221,13 +235,15 @@ class _Renderer:
             if kind == "link_open" and token.markup != "autolink":
                 label_start, label_end = token.meta["label"]
                 self.link(token, content, start, end, label_start, label_end, mapping)
-                self.line_has_text = self.line_has_text or link_is_safe(token.attrGet("href") or "")
+                self.line_has_text = True  # "[" stays, or "\\[" for an unsafe link
                 label_ends.append(label_end)
                 covered_until = label_start
                 continue
             replacement = self.replacement(token, content, len(label_ends))
             if kind == "html_inline" and not self.line_has_text:
-                replacement = ""  # "<b>" first on a line could open an HTML block in the frontend
+                # first on its line: what follows must neither open an HTML block ("<b>" alone) nor become a
+                # list item or heading once the tag is gone ("<br>1. x"): an invisible character goes first
+                replacement = LINE_START + (replacement or "")
             self.line_has_text = replacement is None or bool(replacement.strip()) or self.line_has_text
             if replacement is not None:
                 self.source.edit(mapping(start), mapping(end), replacement)
@@ -246,10 +262,9 @@ class _Renderer:
             stop = end if newline == -1 else newline
             source_start, source_end = mapping(position), mapping(stop)
             piece = self.source.text[source_start:source_end]
-            escaped = self.escape_gap(piece, at_start=position == 0)
-            if (
-                before_token and stop == end and escaped.endswith("!")
-            ):  # a "[" we write next must not make "![", an image
+            at_token = before_token and stop == end
+            escaped = self.escape_gap(piece, at_start=position == 0, before_token=at_token)
+            if at_token and escaped.endswith("!"):  # a "[" we write next must not make "![", an image
                 escaped = escaped[:-1] + "\\!"
             if escaped != piece:
                 self.source.edit(source_start, source_end, escaped)
@@ -261,10 +276,20 @@ class _Renderer:
     def replacement(self, token: Any, content: str, link_depth: int) -> str | None:
         """What replaces a tracked token's span, or None to keep it (code, math handled apart)."""
         kind = token.type
-        if kind == "text_special":
-            return {"$": self.dollar, "<": "&lt;"}.get(token.content)
+        if kind == "text_special":  # an escaped backslash as an entity: "\\\\(" would be math to removeMath
+            if (
+                len(token.content) == 2 and token.content[0] == "\\"
+            ):  # "\\b": a backslash that escapes nothing
+                return "&#92;" + self._escape_plain(token.content[1])
+            return {"$": self.dollar, "<": "&lt;", "\\": "&#92;"}.get(token.content)
         if kind == "html_inline":
             return self.html_tag(token.content, link_depth)
+        if kind == "code_inline" and any(
+            char in content[token.meta["span"][0] : token.meta["span"][1]] for char in "<$\\\n"
+        ):
+            # as an HTML element whose text is all entities: should another parser (marked, removeMath) not see
+            # this code span as one, its "<" must still not be a tag, its "$" not math, its text not markdown
+            return f"<code>{token.content.translate(_CODE_ENTITIES)}</code>"
         if kind == "image":
             alt = "".join(child.content for child in token.children or [])
             return self.image(token.attrGet("src") or "", alt, link_depth)
@@ -296,11 +321,12 @@ class _Renderer:
 
     def math_content(self, text: str, start: int, end: int, mapping: Any) -> None:
         """Where math is not typeset (a viewer without MathJax), its TeX must not be read as a tag or an
-        image: ``<`` becomes ``\\lt`` and ``![`` becomes ``!{}[`` (the same TeX)."""
-        for needle, replacement in (("<", LESS_THAN), ("![", NO_IMAGE)):
+        image: ``<`` becomes ``\\lt`` and ``![`` becomes ``!{}[`` (the same TeX), ``$`` becomes ``\\$``."""
+        for needle, replacement in (("<", LESS_THAN), ("![", NO_IMAGE), ("$", "\\$")):
             found = text.find(needle, start, end)
             while found != -1:
-                self.source.edit(mapping(found), mapping(found + len(needle)), replacement)
+                if needle != "$" or text[found - 1 : found] != "\\":  # a bare "$" would pair for removeMath
+                    self.source.edit(mapping(found), mapping(found + len(needle)), replacement)
                 found = text.find(needle, found + 1, end)
 
     def link(
@@ -314,9 +340,9 @@ class _Renderer:
         mapping: _Mapping,
     ) -> None:
         href = token.attrGet("href") or ""
-        if not link_is_safe(href):  # its text stays, as text
-            self.source.edit(mapping(start), mapping(label_start), "")
-            self.source.edit(mapping(label_end), mapping(end), "")
+        if not link_is_safe(href):  # its text stays, in brackets, as text
+            self.source.edit(mapping(start), mapping(label_start), "\\[")
+            self.source.edit(mapping(label_end), mapping(end), "\\]")
             return
         label_text = content[label_start:label_end]
         note = deceptive_host(label_text, href)
@@ -386,33 +412,61 @@ class _Renderer:
         if escaped != rest:  # cells beyond the header's count are not tokens: plain text
             self.source.edit(self.source.starts[line] + cursor, self.source.starts[line] + len(text), escaped)
 
-    def html_block(self, token: Any) -> None:
+    def one_line_block(self, token: Any, html: str, dedent: int = 0) -> None:
+        """Replace a block by one line of HTML that is an HTML block of its own in every parser: it starts
+        with an empty comment (CommonMark's HTML block kind 2 ends on that very line), so neither the
+        block's text nor the lines after it can be read as raw HTML or markdown by another parser."""
         first, last = token.map[0], token.map[1] - 1
-        html_dollar = HTML_DOLLAR.get(self.frontend, JUPYTER_HTML_DOLLAR)
-        cleaned = safe_html(token.content).replace("$", html_dollar).strip("\n")
-        lines = [line if line.strip() else "&#32;" for line in cleaned.split("\n")] if cleaned else []
-        body = "<div>" + "\n".join(lines) + "</div>" if lines else ""
-        content_lines = token.content.split("\n")
         first_text = self.source.lines[first]
-        prefix_length = max(0, len(first_text) - len(content_lines[0])) if content_lines else 0
-        if prefix_length and body:
-            body = body.replace("\n", " ")
-        start = self.source.starts[first] + prefix_length
+        content_first = token.content.split("\n", 1)[0]
+        prefix = (
+            first_text[: len(first_text) - len(content_first)] if first_text.endswith(content_first) else ""
+        )
+        if dedent and prefix.endswith(" " * dedent):
+            prefix = prefix[:-dedent]
+        elif dedent:  # tabs: keep the container's ">"s only
+            prefix = "".join(ch for ch in prefix if ch == ">") + (" " if ">" in prefix else "")
+        start = self.source.starts[first]
         end = self.source.starts[last] + len(self.source.lines[last])
-        self.source.edit(start, end, body)
+        line = f"<!---->{html.replace(chr(10), '&#10;')}" if html else ""
+        self.source.edit(start, end, prefix + line)
+
+    def html_block(self, token: Any) -> None:
+        html_dollar = HTML_DOLLAR.get(self.frontend, JUPYTER_HTML_DOLLAR)
+        cleaned = safe_html(token.content).replace("\\", "&#92;").replace("$", html_dollar).strip("\n")
+        self.one_line_block(token, f"<div>{cleaned}</div>" if cleaned.strip() else "")
+
+    def code_block(self, token: Any) -> None:
+        """An indented code block as ``<pre><code>`` (parsers disagree on tabs and indentation in lists)."""
+        code = token.content.removesuffix("\n").translate(_CODE_ENTITIES)
+        self.one_line_block(token, f"<pre><code>{code}</code></pre>", dedent=4)
+
+    def fence_info(self, token: Any) -> None:
+        """A fence's info string reduced to its language word: it becomes an HTML attribute in the frontend."""
+        line = token.map[0]
+        text = self.source.lines[line]
+        at = text.find(token.markup)
+        if at == -1:
+            return
+        info_start = at + len(token.markup)
+        info = text[info_start:]
+        words = info.split()
+        language = "".join(ch for ch in (words[0] if words else "") if ch.isalnum() or ch in "+-_.#")
+        if info.strip() != language:
+            start = self.source.starts[line]
+            self.source.edit(start + info_start, start + len(text), language)
 
     def math_block(self, token: Any) -> None:
+        """``\\[ \\]`` lines become ``$$ $$``; ``$$`` and ``\\begin{env}`` blocks stay; the TeX between is kept."""
         first, last = token.map[0], token.map[1] - 1
-        start, end = self.source.starts[first], self.source.starts[last] + len(self.source.lines[last])
-        self.math_content(self.source.text, start, end, lambda position: position)
+        opener_at = self.source.starts[first] + self.source.lines[first].find(token.markup)
+        closer_at = self.source.starts[last] + self.source.lines[last].rfind(token.info)
+        body_start = opener_at + len(token.markup)
+        self.math_content(self.source.text, body_start, closer_at, lambda position: position)
         if token.markup == "\\[":
-            text = self.source.lines[first]
-            at = text.find("\\[")
-            self.source.edit(self.source.starts[first] + at, self.source.starts[first] + at + 2, "$$")
+            self.source.edit(opener_at, body_start, "$$")
         if token.info == "\\]":
-            text = self.source.lines[last]
-            at = text.rfind("\\]")
-            self.source.edit(self.source.starts[last] + at, self.source.starts[last] + at + 2, "$$")
+            self.source.edit(closer_at, closer_at + 2, "$$")
 
     def uncovered(self) -> None:
         """Lines no leaf block owns: reference definitions (dropped at top level) and container leftovers."""
@@ -443,7 +497,13 @@ class _Renderer:
             kind = token.type
             if kind in ("blockquote_open", "list_item_open"):
                 self.mark(token, 2)
-            elif kind in ("fence", "code_block", "hr", "table_open", "paragraph_open", "heading_open"):
+            elif kind == "fence":
+                self.mark(token, 1)
+                self.fence_info(token)
+            elif kind == "code_block":
+                self.mark(token, 1)
+                self.code_block(token)
+            elif kind in ("hr", "table_open", "paragraph_open", "heading_open"):
                 self.mark(token, 1)
             elif kind == "html_block":
                 self.mark(token, 1)
@@ -471,7 +531,7 @@ def _normalize(text: str) -> str:
 
 
 def _fence_closer(source: _Source, tokens: list[Any]) -> str:
-    """A closing fence for a fence left open at the very end (streaming), with its container prefix."""
+    """A closing fence for a fence left open at the very end, with its container prefix."""
     for token in reversed(tokens):
         if token.type != "fence" or not token.map:
             continue
@@ -514,13 +574,16 @@ def to_display_markdown(
     allowed_image_hosts: tuple[str, ...] = (),
     data_image_max_bytes: int = 200_000,
 ) -> str:
-    """Markdown of a reply that renders right and safely in ``frontend`` (see the module docstring)."""
+    """Markdown of a reply that renders right and safely in ``frontend`` (see the module docstring).
+
+    A fence left open at the end is closed (marked would read a last-line fence opener as text); with
+    ``streaming`` a display math block left open at the end is closed too, so it typesets as it grows."""
     if frontend == "terminal":
         return text.translate(_CONTROL)
     source_text = _normalize(text)
     tokens, _ = parse(source_text)
     source = _Source(source_text)
-    closer = _fence_closer(source, tokens) if streaming else ""
+    closer = _fence_closer(source, tokens)  # always: marked reads a last-line fence opener as text
     if streaming and not closer:
         closer = _math_closer(source_text)
         if closer:  # parse again with the math closed, so it renders as math while it streams

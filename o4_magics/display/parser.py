@@ -11,6 +11,8 @@ and links/images ``meta["label"]`` (the label's span).
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from functools import lru_cache
 from typing import Any
 
@@ -28,14 +30,35 @@ _MATH_ENVIRONMENTS = frozenset(
 )
 
 
+#: A bare URL as GFM autolinkers (marked, linkify) read it: from its scheme or "www." to whitespace or "<".
+URL_RUN = re.compile(r"(?:https?://|ftp://|www\.)[^\s<]*", re.IGNORECASE)
+
+
+def url_runs(text: str) -> list[tuple[int, int]]:
+    """Where bare URLs are in ``text`` (one linear regex pass, no backtracking)."""
+    return [match.span() for match in URL_RUN.finditer(text)]
+
+
+def in_runs(runs: list[tuple[int, int]], position: int) -> bool:
+    index = bisect_right(runs, (position, len(runs) and 1 << 62)) - 1
+    return index >= 0 and runs[index][0] <= position < runs[index][1]
+
+
 class _NextFinder:
     """``find(needle, pos)`` over one string with memory: amortized linear over increasing positions."""
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self._runs: list[tuple[int, int]] | None = None
         self.known: dict[
             str, tuple[int, int]
         ] = {}  # needle -> (from, first occurrence at or after it, or -1)
+
+    def in_url(self, position: int) -> bool:
+        """Whether ``position`` is inside a bare URL (computed once per text)."""
+        if self._runs is None:
+            self._runs = url_runs(self.text) if ("://" in self.text or "www." in self.text.lower()) else []
+        return bool(self._runs) and in_runs(self._runs, position)
 
     def find(self, needle: str, pos: int) -> int:
         known = self.known.get(needle)
@@ -76,6 +99,27 @@ def _next_unescaped(finder: _NextFinder, needle: str, pos: int) -> int:
     return where
 
 
+def braces_balanced(text: str, start: int = 0, end: int | None = None) -> bool:
+    """Whether ``{`` and ``}`` balance as JupyterLab's removeMath counts them (a brace after a backslash does
+    not count, a ``}`` with none open is ignored): else removeMath would run the math past its closer."""
+    depth = 0
+    end = len(text) if end is None else end
+    position = start
+    while True:
+        opening, closing = text.find("{", position, end), text.find("}", position, end)
+        if opening == -1 and closing == -1:
+            return depth == 0
+        position = min(p for p in (opening, closing) if p != -1)
+        if text[position - 1 : position] != "\\" or position == 0:
+            depth = depth + 1 if position == opening else max(0, depth - 1)
+        position += 1
+
+
+def _plain_tex(text: str, start: int, end: int) -> bool:
+    """Math must hold no backtick (a code span to other parsers) and balanced braces (see braces_balanced)."""
+    return text.find("`", start, end) == -1 and braces_balanced(text, start, end)
+
+
 def _push_math(state: Any, kind: str, opened: tuple[int, int], closed: tuple[int, int]) -> None:
     token = state.push(kind, "math", 0)
     token.content = state.src[opened[1] : closed[0]]
@@ -113,13 +157,15 @@ def math_inline(state: Any, silent: bool) -> bool:
     """``$$..$$``, ``$..$``, ``\\(..\\)``, ``\\[..\\]`` inside a paragraph, heading or table cell."""
     src, pos = state.src, state.pos
     char = src[pos]
+    if _finder(state).in_url(pos):  # GFM would autolink it: math there would land inside an href
+        return _literal_dollar(state, silent) if char == "$" else False
     if char == "\\":
         following = src[pos + 1 : pos + 2]
         closer = {"(": "\\)", "[": "\\]"}.get(following)
         if closer is None:
             return False
         end = _finder(state).find(closer, pos + 2)
-        if end == -1 or not src[pos + 2 : end].strip():
+        if end == -1 or not src[pos + 2 : end].strip() or not _plain_tex(src, pos + 2, end):
             return False
         if not silent:
             kind = "math_inline" if following == "(" else "math_inline_double"
@@ -131,7 +177,7 @@ def math_inline(state: Any, silent: bool) -> bool:
     finder = _finder(state)
     if src.startswith(_BLOCK_DOLLARS, pos):
         end = _next_unescaped(finder, _BLOCK_DOLLARS, pos + 2)
-        if end == -1 or not src[pos + 2 : end].strip():
+        if end == -1 or not src[pos + 2 : end].strip() or not _plain_tex(src, pos + 2, end):
             return _literal_dollar(state, silent)
         if not silent:
             _push_math(state, "math_inline_double", (pos, pos + 2), (end, end + 2))
@@ -139,6 +185,8 @@ def math_inline(state: Any, silent: bool) -> bool:
         return True
     end = _next_unescaped(finder, "$", pos + 1)
     if end == -1 or src.startswith(_BLOCK_DOLLARS, end) or not _dollar_is_math(src, pos, end):
+        return _literal_dollar(state, silent)
+    if not _plain_tex(src, pos + 1, end):
         return _literal_dollar(state, silent)
     if not silent:
         _push_math(state, "math_inline", (pos, pos + 1), (end, end + 1))
@@ -204,6 +252,11 @@ def math_block(state: Any, start: int, end: int, silent: bool) -> bool:
     closing = state.src[state.bMarks[last] + state.tShift[last] : state.eMarks[last]]
     tail_from = closing.find(closer, len(opener) if last == start else 0) + len(closer)
     if closing[tail_from:].strip():  # text after the closer: leave it to the inline rule
+        return False
+    body_start = state.bMarks[start] + state.tShift[start] + len(opener)
+    if not _plain_tex(
+        state.src, body_start, state.bMarks[last] + state.tShift[last] + tail_from - len(closer)
+    ):
         return False
     if silent:
         return True
