@@ -103,7 +103,8 @@ def test_importing_the_package_and_display_stays_light():
     """markdown_it and nh3 load at the first reply, never at import."""
     code = (
         "import sys, o4_magics, o4_magics.display.markdown, o4_magics.display.extract, "
-        "o4_magics.display.sanitize, o4_magics.display.frontends, o4_magics.display.parser\n"
+        "o4_magics.display.sanitize, o4_magics.display.frontends, o4_magics.display.parser, "
+        "o4_magics.display.edits, o4_magics.display.settle\n"
         "heavy = [m for m in ('markdown_it', 'nh3') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "o4_magics.display.markdown.to_display_markdown('x')\n"

@@ -39,9 +39,9 @@ Every step is linear in the size of the reply.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from typing import Any
 
+from .edits import Mapping, OverlappingEdits, Source, line_mapping
 from .parser import parse, url_runs
 from .sanitize import (
     deceptive_host,
@@ -53,6 +53,9 @@ from .sanitize import (
     tag_name,
     url_host,
 )
+from .settle import fence_closer, math_closer, normalize, settled_prefix_length
+
+__all__ = ["escape_money", "settled_prefix_length", "to_display_markdown"]
 
 #: How a literal dollar is written in markdown, per frontend (the default is JupyterLab's).
 DOLLAR = {"vscode": "\\$", "terminal": "$"}
@@ -98,77 +101,10 @@ def _destination(url: str) -> str:
     return "<" + cleaned.replace("\n", "%0A") + ">"
 
 
-class _Source:
-    """The reply split in lines, and the edits (start, end, replacement) collected on it."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.lines = text.split("\n")
-        self.starts = [0] * len(self.lines)
-        offset = 0
-        for index, line in enumerate(self.lines):
-            self.starts[index] = offset
-            offset += len(line) + 1
-        self.edits: list[tuple[int, int, str]] = []
-
-    def edit(self, start: int, end: int, replacement: str) -> None:
-        self.edits.append((start, end, replacement))
-
-    def result(self) -> str:
-        pieces, last = [], 0
-        for start, end, replacement in sorted(self.edits, key=lambda edit: (edit[0], edit[1])):
-            if start < last:  # overlapping edits would mean a bug; keep the first
-                continue
-            pieces.append(self.text[last:start])
-            pieces.append(replacement)
-            last = end
-        pieces.append(self.text[last:])
-        return "".join(pieces)
-
-
-class _Mapping:
-    """Offsets in an inline token's ``content`` → offsets in the reply (content lines lose container prefixes)."""
-
-    def __init__(self) -> None:
-        self.content_starts: list[int] = []
-        self.source_starts: list[int] = []
-        self.skips: list[int] = []  # leading content characters that have no source (tab expansion)
-
-    def add(self, content_start: int, source_start: int, skip: int = 0) -> None:
-        self.content_starts.append(content_start)
-        self.source_starts.append(source_start)
-        self.skips.append(skip)
-
-    def __call__(self, position: int) -> int:
-        line = max(0, bisect_right(self.content_starts, position) - 1)
-        within = position - self.content_starts[line] - self.skips[line]
-        return self.source_starts[line] + max(0, within)
-
-
-def _line_mapping(source: _Source, first_line: int, content: str) -> _Mapping:
-    """Map a paragraph's content lines onto source lines ``first_line``...: each is a suffix of its line."""
-    mapping = _Mapping()
-    offset = 0
-    pieces = content.split("\n")
-    for index, piece in enumerate(pieces):
-        line = source.lines[first_line + index] if first_line + index < len(source.lines) else ""
-        base = line.rstrip() if index == len(pieces) - 1 else line
-        skip = 0
-        if not base.endswith(piece):
-            stripped = piece.lstrip(" ")
-            skip = len(piece) - len(stripped)
-            piece_in_source = stripped
-        else:
-            piece_in_source = piece
-        mapping.add(offset, source.starts[first_line + index] + len(base) - len(piece_in_source), skip)
-        offset += len(piece) + 1
-    return mapping
-
-
 class _Renderer:
     """Collects the edits that make one reply right and safe for one frontend."""
 
-    def __init__(self, source: _Source, frontend: str, allowed_hosts: tuple[str, ...], data_max: int) -> None:
+    def __init__(self, source: Source, frontend: str, allowed_hosts: tuple[str, ...], data_max: int) -> None:
         self.source = source
         self.frontend = frontend
         self.dollar = dollar_for(frontend)
@@ -213,7 +149,7 @@ class _Renderer:
 
     # -- inline content -------------------------------------------------------------------------------
 
-    def inline(self, content: str, children: list[Any], mapping: _Mapping) -> None:
+    def inline(self, content: str, children: list[Any], mapping: Mapping) -> None:
         """Edits for one paragraph, heading or table cell whose text is ``content``."""
         covered_until = 0  # content offset up to which text was handled
         label_ends: list[int] = []  # of the links we are inside
@@ -252,7 +188,7 @@ class _Renderer:
             covered_until = end
         self.gap(content, covered_until, len(content), mapping, before_token=False)
 
-    def gap(self, content: str, start: int, end: int, mapping: _Mapping, before_token: bool = True) -> None:
+    def gap(self, content: str, start: int, end: int, mapping: Mapping, before_token: bool = True) -> None:
         if start >= end:
             return
         # one edit per content line, so container prefixes between the lines stay
@@ -301,7 +237,7 @@ class _Renderer:
             return f"[{_escape_text(text, self.frontend)}]({_destination(href)})"
         return None
 
-    def math_delimiters(self, token: Any, content: str, mapping: _Mapping) -> None:
+    def math_delimiters(self, token: Any, content: str, mapping: Mapping) -> None:
         """``\\( \\)`` → ``$ $``, ``\\[ \\]`` → ``$$ $$``, with no space inside (VS Code needs none)."""
         (open_start, open_end), (close_start, close_end) = token.meta["open"], token.meta["close"]
         inner = content[open_end:close_start]
@@ -337,7 +273,7 @@ class _Renderer:
         end: int,
         label_start: int,
         label_end: int,
-        mapping: _Mapping,
+        mapping: Mapping,
     ) -> None:
         href = token.attrGet("href") or ""
         if not link_is_safe(href):  # its text stays, in brackets, as text
@@ -373,7 +309,7 @@ class _Renderer:
 
     def paragraph(self, inline: Any) -> None:
         first = inline.map[0]
-        self.inline(inline.content, inline.children or [], _line_mapping(self.source, first, inline.content))
+        self.inline(inline.content, inline.children or [], line_mapping(self.source, first, inline.content))
 
     def heading(self, inline: Any, opening: Any) -> None:
         if opening.markup not in ("=", "-"):  # ATX: "## title ##" on one line
@@ -383,7 +319,7 @@ class _Renderer:
             found = text.find(inline.content, after_hashes) if inline.content else -1
             if found == -1:
                 return
-            mapping = _Mapping()
+            mapping = Mapping()
             mapping.add(0, self.source.starts[line] + found)
             self.inline(inline.content, inline.children or [], mapping)
             return
@@ -400,7 +336,7 @@ class _Renderer:
             found = text.find(needle, cursor)
             if found == -1:  # cannot place it: treat the rest of the row as plain text
                 break
-            mapping = _Mapping()
+            mapping = Mapping()
             base, offset = self.source.starts[line] + found, 0
             for pipes, piece in enumerate(content.split("|")):  # each escaped pipe adds a backslash
                 mapping.add(offset, base + offset + pipes)
@@ -526,46 +462,6 @@ class _Renderer:
         self.uncovered()
 
 
-def _normalize(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
-
-
-def _fence_closer(source: _Source, tokens: list[Any]) -> str:
-    """A closing fence for a fence left open at the very end, with its container prefix."""
-    for token in reversed(tokens):
-        if token.type != "fence" or not token.map:
-            continue
-        if token.map[1] < len(source.lines):
-            return ""
-        last = source.lines[token.map[1] - 1].strip(" >")
-        if (
-            token.map[1] - token.map[0] > 1
-            and last.startswith(token.markup)
-            and not last.strip(token.markup[0])
-        ):
-            return ""
-        opener = source.lines[token.map[0]]
-        prefix = opener[: opener.find(token.markup)]
-        prefix = "".join(ch if ch in "> " else " " for ch in prefix)
-        return "\n" + prefix + token.markup
-    return ""
-
-
-def _math_closer(text: str) -> str:
-    """A closer for display math opened in the last paragraph and not closed yet (streaming)."""
-    tail = text[text.rfind("\n\n") + 2 :] if "\n\n" in text else text
-    first = tail.split("\n", 1)[0].lstrip(" >")
-    for opener, closer in (("$$", "$$"), ("\\[", "\\]")):
-        if first.startswith(opener):
-            body = tail[len(tail) - len(tail.lstrip(" >")) + len(opener) :]
-            return "" if closer in body else "\n" + closer
-    if first.startswith("\\begin{"):
-        name = first[7 : first.find("}")] if "}" in first else ""
-        if name and "\\end{" + name + "}" not in tail:
-            return "\n\\end{" + name + "}"
-    return ""
-
-
 def to_display_markdown(
     text: str,
     *,
@@ -580,44 +476,19 @@ def to_display_markdown(
     ``streaming`` a display math block left open at the end is closed too, so it typesets as it grows."""
     if frontend == "terminal":
         return text.translate(_CONTROL)
-    source_text = _normalize(text)
+    source_text = normalize(text)
     tokens, _ = parse(source_text)
-    source = _Source(source_text)
-    closer = _fence_closer(source, tokens)  # always: marked reads a last-line fence opener as text
+    source = Source(source_text)
+    closer = fence_closer(source, tokens)  # always: marked reads a last-line fence opener as text
     if streaming and not closer:
-        closer = _math_closer(source_text)
+        closer = math_closer(source_text)
         if closer:  # parse again with the math closed, so it renders as math while it streams
             source_text += closer
             tokens, _ = parse(source_text)
-            source, closer = _Source(source_text), ""
+            source, closer = Source(source_text), ""
     renderer = _Renderer(source, frontend, tuple(allowed_image_hosts), data_image_max_bytes)
     renderer.run(tokens)
-    return source.result() + closer
-
-
-def settled_prefix_length(text: str) -> int:
-    """An offset ``k`` at a top-level block boundary after which the text before it renders the same alone.
-
-    ``k`` is the start of the last top-level block that follows a blank line and a block that nothing later
-    can extend (not a list or an indented code block); 0 when there is none, or when the
-    reply uses link reference definitions (a later definition changes earlier links)."""
-    source_text = _normalize(text)
-    if source_text != text:
-        return 0
-    tokens, env = parse(source_text)
-    if env.get("references"):
-        return 0
-    source = _Source(source_text)
-    best = 0
-    previous_kind = ""
-    previous_end = -1
-    for token in tokens:
-        if token.level != 0 or not token.map or token.nesting == -1:
-            continue
-        start = token.map[0]
-        extendable = previous_kind in ("bullet_list_open", "ordered_list_open", "code_block")
-        if previous_end != -1 and start > previous_end and not extendable:
-            if not source.lines[start - 1].strip():
-                best = source.starts[start]
-        previous_kind, previous_end = token.type, token.map[1]
-    return best
+    try:
+        return source.result() + closer
+    except OverlappingEdits:  # never seen; should it happen, the reply shows as plain text, inert
+        return f"<!----><pre>{source_text.translate(_CODE_ENTITIES)}</pre>"
