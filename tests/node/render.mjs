@@ -4,12 +4,14 @@
 //  - vscode: markdown-it {html: true, linkify: true (fuzzyLink off)} + @vscode/markdown-it-katex with the
 //    options VS Code's markdown-math extension passes (extensions/markdown-math/notebook/katex.ts).
 //  - jupyterlab: @jupyterlab/rendermime's own removeMath / replaceMath around marked (the version
-//    JupyterLab 4.6's markedparser-extension depends on), as renderMarkdown does; MathJax runs later in a
+//    JupyterLab 4.6's markedparser-extension depends on, with its plugins), as renderMarkdown does; MathJax runs later in a
 //    browser, so math stays as its delimited source here.
 import { readFileSync } from 'node:fs';
 import MarkdownIt from 'markdown-it';
 import katexPlugin from '@vscode/markdown-it-katex';
 import { marked } from 'marked';
+import { gfmHeadingId } from 'marked-gfm-heading-id';
+import { mangle } from 'marked-mangle';
 
 globalThis.navigator = globalThis.navigator ?? { appName: 'node' }; // latex.js reads navigator.appName
 const { removeMath, replaceMath } = await import('@jupyterlab/rendermime/lib/latex.js');
@@ -18,6 +20,8 @@ const vscode = new MarkdownIt({ html: true, linkify: true });
 vscode.linkify.set({ fuzzyLink: false });
 vscode.use(katexPlugin.default ?? katexPlugin, { globalGroup: true, enableBareBlocks: true, enableFencedBlocks: true, macros: {} });
 
+// as @jupyterlab/markedparser-extension 4.6 configures it (its code renderer only adds highlighting)
+marked.use(gfmHeadingId(), mangle());
 marked.use({ gfm: true });
 
 function jupyterlab(source) {
