@@ -110,7 +110,8 @@ class _Renderer:
         self.dollar = dollar_for(frontend)
         self.allowed_hosts = allowed_hosts
         self.data_max = data_max
-        self.covered = bytearray(len(source.lines))  # 1: a leaf block owns the line; 2: inside a container
+        self.covered = bytearray(len(source.lines))
+        self.fence_became_html = False  # the last fence, left open, is now HTML: it needs no closer  # 1: a leaf block owns the line; 2: inside a container
 
     # -- text between the tokens we understand --------------------------------------------------------
 
@@ -377,6 +378,33 @@ class _Renderer:
         code = token.content.removesuffix("\n").translate(_CODE_ENTITIES)
         self.one_line_block(token, f"<pre><code>{code}</code></pre>", dedent=4)
 
+    def fence(self, token: Any) -> None:
+        """Fences stay fences (highlighted), with a clean info string. In JupyterLab's family a fence must be
+        one that removeMath skips (at column 0, closed by a bare fence line): else a ``$`` or ``\\`` in its
+        code pairs with math outside it. A fence inside a list or quote with those becomes ``<pre><code>``."""
+        opener = self.source.lines[token.map[0]]
+        indented = not opener.startswith(token.markup)
+        if self.dollar == JUPYTER_DOLLAR and ("$" in token.content or "\\" in token.content):
+            if indented:
+                prefix = opener[: opener.find(token.markup)]
+                code = token.content.removesuffix("\n").translate(_CODE_ENTITIES)
+                start, last = self.source.starts[token.map[0]], token.map[1] - 1
+                end = self.source.starts[last] + len(self.source.lines[last])
+                html = f"<!----><pre><code>{code.replace(chr(10), '&#10;')}</code></pre>"
+                self.source.edit(start, end, prefix + html)
+                self.fence_became_html = token.map[1] >= len(self.source.lines)
+                return
+            last = token.map[1] - 1
+            closing = self.source.lines[last]
+            if (
+                last > token.map[0]
+                and closing.strip().startswith(token.markup)
+                and closing != closing.strip()
+            ):
+                start = self.source.starts[last]
+                self.source.edit(start, start + len(closing), closing.strip())  # "```  " → "```"
+        self.fence_info(token)
+
     def fence_info(self, token: Any) -> None:
         """A fence's info string reduced to its language word: it becomes an HTML attribute in the frontend."""
         line = token.map[0]
@@ -435,7 +463,7 @@ class _Renderer:
                 self.mark(token, 2)
             elif kind == "fence":
                 self.mark(token, 1)
-                self.fence_info(token)
+                self.fence(token)
             elif kind == "code_block":
                 self.mark(token, 1)
                 self.code_block(token)
@@ -488,6 +516,8 @@ def to_display_markdown(
             source, closer = Source(source_text), ""
     renderer = _Renderer(source, frontend, tuple(allowed_image_hosts), data_image_max_bytes)
     renderer.run(tokens)
+    if renderer.fence_became_html:
+        closer = ""
     try:
         return source.result() + closer
     except OverlappingEdits:  # never seen; should it happen, the reply shows as plain text, inert

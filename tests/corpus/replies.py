@@ -135,6 +135,13 @@ CASES: list[dict] = [
         "math": [],
     },
     {
+        "id": "list-fence-then-math",
+        "reply": "1. Check:\n   ```bash\n   echo $HOME\n   ```\n2. Then $x^2$ grows, for $5.\n",
+        "code": ["echo $HOME"],
+        "money": ["for $5."],
+        "math": ["x^2"],
+    },
+    {
         "id": "dollar-in-url",
         "reply": "See [the docs](https://example.com/api?$filter=a&$top=5) and [more](https://example.com/$x$y).",
         "text": ["the docs", "more"],
