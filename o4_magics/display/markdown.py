@@ -25,14 +25,20 @@ real markdown-it + @vscode/markdown-it-katex; see tests/test_display_vscode.py):
 - vscode: ``\\$`` (markdown-it's escape; ``\\\\$`` would show a backslash).
 - terminal: nothing is escaped (plain text); only control characters are removed.
 
-Dollars inside code spans, fenced or indented code and math are never touched; in link destinations they
-become ``&#36;`` (the same URL once markdown decodes it, but invisible to removeMath). Colab is assumed to
-behave like JupyterLab (not verified).
+Code keeps its text: fenced blocks stay fences; a code span holding ``$``, ``\\``, ``<`` or a line break, an
+indented code block, and (JupyterLab's family only) a fence inside a list or quote holding ``$`` or ``\\``
+become ``<code>``/``<pre><code>`` HTML whose text is all entities, because removeMath does not skip them
+and would pair their dollars with math outside. In link destinations a dollar is ``&#36;``; in a bare URL,
+for JupyterLab's family, ``%24`` (removeMath would otherwise put math, quotes and all, into the href).
+Colab is assumed to behave like JupyterLab (not verified).
 
 Safety (``display.sanitize``): images become ``[image: alt — host](url)`` links unless allowed; links with
-a dangerous scheme become their text; a link whose text names another host shows the real one; raw HTML is
-reduced to harmless tags without attributes; every ``[`` and ``<`` that markdown-it did not read as a link
-or tag is backslash-escaped, so no other markdown parser can find one there either.
+a dangerous scheme become ``[their text]``; a link whose text names another host shows the real one; raw
+HTML is reduced to harmless tags without attributes, a raw HTML block to one self-ending line; ``[`` and
+``<`` that markdown-it did not read as a link or tag are escaped (``\\[``, ``&lt;``), literal backslashes
+become ``&#92;``, math keeps no ``<`` or ``![`` (``\\lt``, ``!{}[``), so that neither another markdown
+parser (marked, in JupyterLab) nor a viewer without MathJax finds a tag or an image there. The output was
+checked against the real renderers with a differential fuzz (tests/test_display_vscode.py).
 
 Every step is linear in the size of the reply.
 """
