@@ -1,0 +1,1 @@
+"""Tricky replies and untrusted payloads, with what a user must see when they render."""
