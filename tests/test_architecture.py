@@ -18,6 +18,7 @@ FRONTS = {"ipython", "widgets", "api"}
 #: floor -> floors it must never import
 FORBIDDEN = {
     "display": FRONTS | {"call", "accounting", "store", "context", "testing"},
+    "markdown": FRONTS | {"call", "display", "accounting", "store", "context", "testing"},
     "call": FRONTS | {"display", "testing"},
     "accounting": FRONTS | {"call", "display", "store", "testing"},
     "store": FRONTS | {"call", "display", "accounting", "context", "testing"},

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from o4_magics.display.extract import code_blocks, parse_json_reply
 from o4_magics.display.frontends import FRONTENDS, detect_frontend
+from o4_magics.markdown.extract import code_blocks, parse_json_reply
 
 REPLY = """Here is how:
 
@@ -102,8 +102,8 @@ def test_detect_frontend(monkeypatch):
 def test_importing_the_package_and_display_stays_light():
     """markdown_it and nh3 load at the first reply, never at import."""
     code = (
-        "import sys, o4_magics, o4_magics.display.markdown, o4_magics.display.extract, "
-        "o4_magics.display.sanitize, o4_magics.display.frontends, o4_magics.display.parser, "
+        "import sys, o4_magics, o4_magics.display.markdown, o4_magics.markdown.extract, "
+        "o4_magics.display.sanitize, o4_magics.display.frontends, o4_magics.markdown.parser, "
         "o4_magics.display.edits, o4_magics.display.settle\n"
         "heavy = [m for m in ('markdown_it', 'nh3') if m in sys.modules]\n"
         "assert not heavy, heavy\n"

@@ -10,8 +10,8 @@ from corpus.model import inert_problems
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from o4_magics.display.extract import code_blocks, parse_json_reply
 from o4_magics.display.markdown import settled_prefix_length, to_display_markdown
+from o4_magics.markdown.extract import code_blocks, parse_json_reply
 
 #: Seconds allowed per MB of adversarial input. Prose runs at 0.5–1 MB/s on this machine's shared cores; the
 #: slowest storms (a million-character table, 125,000 fences) need markdown-it-py itself for most of ~10 s/MB
@@ -50,7 +50,7 @@ ADVERSARIAL = {
 
 
 def _seconds(text: str, transform=to_display_markdown) -> float:
-    from o4_magics.display import parser
+    from o4_magics.markdown import parser
 
     parser._last = (None, None)  # no reuse of the previous parse: time the whole transform
     started = time.perf_counter()

@@ -10,10 +10,8 @@ from ..errors import ReplyFormatError
 
 def parse_json_text(text: str) -> Any:
     """The JSON in ``text``; ``ValueError`` when there is none."""
-    try:
-        from ..display.extract import parse_json_reply
-    except ImportError:  # pragma: no cover - until display.extract lands
-        from ..markdown import parse_json_reply
+    from ..markdown.extract import parse_json_reply
+
     return parse_json_reply(text)
 
 

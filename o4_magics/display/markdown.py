@@ -47,8 +47,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..markdown.parser import parse, url_runs
 from .edits import Mapping, OverlappingEdits, Source, line_mapping
-from .parser import parse, url_runs
 from .sanitize import (
     deceptive_host,
     image_verdict,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..markdown.parser import parse
 from .edits import Source
-from .parser import parse
 
 
 def normalize(text: str) -> str:

@@ -15,12 +15,8 @@ SHELL_LANGS = ("bash", "sh", "shell", "zsh", "console")
 
 
 def _code_blocks(markdown: str) -> list[tuple[str, str]]:
-    try:
-        from ..display.extract import code_blocks
-    except ImportError:  # pragma: no cover - until display.extract lands
-        from ..markdown import code_blocks as legacy_blocks
+    from ..markdown.extract import code_blocks
 
-        return [("python", code) for code in legacy_blocks(markdown)]
     return code_blocks(markdown)
 
 

@@ -18,10 +18,8 @@ def server_host(settings: Any) -> str:
 
 def frontend_of(shell: Any) -> str:
     """The frontend the kernel serves, for per-frontend markdown (see ``display.frontends``)."""
-    try:
-        from ..display.frontends import detect_frontend
-    except ImportError:  # pragma: no cover - until display.frontends lands
-        return "terminal" if is_terminal(shell) else "jupyterlab"
+    from ..display.frontends import detect_frontend
+
     return detect_frontend(shell)
 
 
