@@ -52,20 +52,21 @@ _VALUE = (
     r"(?:\"(?P<dq>(?:[^\"\\\n]|\\.){1,512})\""
     r"|'(?P<sq>(?:[^'\\\n]|\\.){1,512})'"
     r"|\\\"(?P<eq>[^\"\\\n]{1,512})\\\""  # \"value\" inside a JSON string
+    r"|\"\"(?P<cq>[^\"\s\\]{1,512})"  # ""value"" in a CSV cell
     r"|(?P<oq>[\"'])(?P<ov>[^\"'\s\\]{8,512})"
     r"|(?P<uv>[^\s\"'`,;()\[\]{}<>&]{1,512}))"
 )
 _SCAN = re.compile(
     r"(?P<data>data:[A-Za-z0-9.+/-]{1,80};base64,[A-Za-z0-9+/=]*)"
     r"|(?P<pem>-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----)"
-    r"|(?P<url>://[^\s:/@?#\"'<>]*:(?P<pw>[^\s/?#\"'<>]+)@)"
+    r"|(?P<url>://[^\s:/@?#\"'<>]*:(?P<pw>[^\s/?#\"'<>…]+)(?:@|…))"
     r"|(?P<hook>hooks\.slack\.com/(?:services|workflows|triggers)/(?P<hookpath>[A-Za-z0-9_/-]{8,}))"
     rf"|(?<![{_RUN_CHARS}])(?:"
     rf"(?P<jwt>eyJ[{_RUN_CHARS}]{{10,}}\.eyJ[{_RUN_CHARS}]*(?:\.[{_RUN_CHARS}]*)?)"
     rf"|(?P<tok>(?:sk-|[sr]k_(?:live|test)_|gh[pousr]_|github_pat_|xox[abposr]-|xapp-|hf_|AIza|AKIA|ASIA)"
     rf"[{_RUN_CHARS}]+)"
-    r"|(?P<bearer>(?i:bearer)[ \t]+(?P<bval>[A-Za-z0-9._~+/-]{16,}=*)))"
-    rf"|(?P<label>(?i:{_KEYWORDS})(?P<q1>(?:\\?[\"'])?)\]?(?P<sp1>[ \t]{{0,8}})(?P<sep>[:=])(?P<sp2>[ \t]{{0,8}}){_VALUE})"
+    r"|(?P<bearer>(?i:bearer)[ \t]+(?P<bval>[A-Za-z0-9._~+/-]{12,}=*)))"
+    rf"|(?P<label>(?i:{_KEYWORDS})(?P<q1>(?:\\?[\"']|\"\")?)\]?(?P<sp1>[ \t]{{0,8}})(?P<sep>[:=])(?P<sp2>[ \t]{{0,8}}){_VALUE})"
 )
 
 # Where a credential may start, found in an ASCII-lowered copy (same length) by literals only, which is many times
@@ -95,12 +96,15 @@ _ANCHORS = re.compile(
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _PEM_GAP = re.compile(r"(?:[ \t\r\n]|\\[nrt])*")
 _PEM_END = re.compile(r"-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----")
-_PEM_CHUNK = re.compile(r"[A-Za-z0-9+/=]+|(?:Proc-Type|DEK-Info|Comment|Version|Hash):[^\n\\]{0,200}")
+_PEM_CHUNK = re.compile(r"(?:Proc-Type|DEK-Info|Comment|Version|Hash):[^\n\\]{0,200}|[A-Za-z0-9+/=]+")
 _RUN = re.compile(rf"[{_RUN_CHARS}]*")
 _NAME_BACKWARDS = re.compile(r"[A-Za-z0-9_.-]{0,64}")
 _JWT = re.compile(rf"eyJ[{_RUN_CHARS}]{{10,}}\.eyJ")
+_PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")
 _IDENTIFIER_CHAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-_PLACEHOLDER = re.compile(r"[xX*•._-]+|<.*>|\[.*\]|\{.*\}|\$\{?\w+\}?|%\w+%|.{0,12}(?:\.\.\.|…)")
+# x-ed out, <your key>, [...], {...}, $VAR, %VAR%, and prefixes trailed by dots (sk-or-v1-...); a value cut
+# by a preview (p0RLa!i8cB…) is not one
+_PLACEHOLDER = re.compile(r"[xX*•._-]+|<.*>|\[.*\]|\{.*\}|\$\{?\w+\}?|%\w+%|(?:[\w-]{0,12}[-_])?(?:\.\.\.|…)")
 _WORDS = re.compile(r"[A-Za-z_ -]+")  # "your-api-key-here", "YOUR_TOKEN": placeholders when they say "your"
 _NOT_SECRETS = frozenset(
     "none null nil true false undefined nan required optional changeme password passwd secret token "
@@ -159,12 +163,12 @@ _TOKEN_RULES: tuple[tuple[str, str, _Check], ...] = (
     ("sk-admin-", "openai key", _random_looking(8)),
     ("sk-None-", "openai key", _random_looking(8)),
     ("sk-", "openai key", _legacy_openai),
-    *((p, "stripe key", _alnum_mixed(16)) for p in ("sk_live_", "sk_test_", "rk_live_", "rk_test_")),
+    *((p, "stripe key", _alnum_mixed(12)) for p in ("sk_live_", "sk_test_", "rk_live_", "rk_test_")),
     ("github_pat_", "github token", _alnum_mixed(12, "_")),
     *((p, "github token", _alnum_mixed(12)) for p in ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
     *((p, "slack token", _slack) for p in ("xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxo-", "xapp-")),
-    ("hf_", "huggingface token", _alnum_mixed(30)),
-    ("AIza", "google api key", lambda body: len(body) >= 30),
+    ("hf_", "huggingface token", _alnum_mixed(12)),
+    ("AIza", "google api key", _random_looking(12)),
     ("AKIA", "aws access key id", _aws_key_id),
     ("ASIA", "aws access key id", _aws_key_id),
 )
@@ -234,7 +238,9 @@ def _pem_piece_ok(text: str, pos: int, gap_end: int, chunk: re.Match[str]) -> bo
 
 
 def _url(text: str, match: re.Match[str]) -> _Result:
-    """``scheme://user:password@host``: only the password goes."""
+    """``scheme://user:password@host``: only the password goes (also when a preview cut it: ``user:pa…``)."""
+    if match.group().endswith("…") and match.group("pw").isdigit():
+        return match.end(), None  # host:8080… is a port
     return match.end(), (match.start("pw"), match.end("pw"), "url password")
 
 
@@ -255,10 +261,10 @@ def _tok(text: str, match: re.Match[str]) -> _Result:
 
 
 def _bearer(text: str, match: re.Match[str]) -> _Result:
-    """``Bearer <credential>``: the credential (16+ characters) goes when it is key-shaped or holds a digit."""
+    """``Bearer <credential>``: 12+ characters that are not one plain word ("Bearer Authentication") go."""
     value = match.group("bval")
     kind = _shape_kind(value)
-    if kind is None and _has(value, "digit"):
+    if kind is None and not _PLAIN_WORD.fullmatch(value):
         kind = "bearer token"
     if kind is None:
         return match.start("bval"), None
@@ -276,18 +282,23 @@ def _label_kind(match: re.Match[str]) -> str:
 
 def _label(text: str, match: re.Match[str]) -> _Result:
     """``NAME = value`` / ``"name": "value"`` where the name says secret; the value goes when it looks like one."""
-    group = next(g for g in ("dq", "sq", "eq", "ov", "uv") if match.group(g) is not None)
+    group = next(g for g in ("dq", "sq", "eq", "cq", "ov", "uv") if match.group(g) is not None)
     value, resume = match.group(group), match.start("sep")
     kind = _label_kind(match)
-    if len(value) < (3 if kind == "password" else 8) or "-----BEGIN" in value:
-        return resume, None  # too short for a secret, or a PEM block that _pem redacts whole
+    if (
+        len(value) < (3 if kind == "password" else 8)
+        or "-----BEGIN" in value
+        or value.startswith("[redacted")
+    ):
+        return resume, None  # too short for a secret, a PEM block that _pem redacts whole, or done already
     keyword_start = match.start("pwkw") if match.group("pwkw") else match.start("kw")
     behind = text[max(0, keyword_start - 64) : keyword_start][::-1]
     name_start = keyword_start - _NAME_BACKWARDS.match(behind).end()
     before = text[name_start - 1] if name_start else ""
-    opening = match.group("oq") or {"dq": '"', "sq": "'", "eq": '"'}.get(group, "")
-    if before and before in "\"'" and match.group("q1")[-1:] != before and opening == before:
-        return resume, None  # input("Password: ") - the quote after the colon closes the string: not a value
+    opening = match.group("oq") or {"dq": '"', "sq": "'", "eq": '"', "cq": '"'}.get(group, "")
+    in_string = before and before in "\"'" and match.group("q1")[-1:] != before and opening == before
+    if in_string and value[0] in " \t)],;}+.%":
+        return resume, None  # input("Password: ") - the quote after the colon closes the string, code follows
     if kind == "token" and name_start == keyword_start:
         return (
             resume,
