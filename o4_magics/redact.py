@@ -1,8 +1,8 @@
-"""One credential redactor for everything sent, shown, cached or recorded: keys and secrets become ``[redacted: kind]``.
+"""One credential redactor for everything sent, shown, cached or recorded: secrets become ``[redacted: <kind>]``.
 
-Linear time: one combined scan whose unbounded quantifiers each run over a single character class that the
-next element cannot match, tried only where a token starts; PEM bodies are walked piece by piece. Streamed text is
-redacted whole at each redraw, so a secret split over two calls is caught once both halves have arrived.
+Linear time: literal anchors found in one pass pick where a credential may start, and one combined pattern decides
+there (no nested quantifiers; each unbounded run is a single class the next element cannot match). Streamed text
+is redacted whole at each redraw, so a secret split over two calls is caught once both halves have arrived.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 KINDS: tuple[str, ...] = (
-    "api key",  # the configured key(s), matched exactly
+    "api key",  # the configured key(s): whole, or a cut piece keeping its first or last 12 characters
     "openrouter key",
     "openai key",
     "anthropic key",
@@ -34,9 +34,8 @@ KINDS: tuple[str, ...] = (
 )
 
 MIN_SECRET_CHARS = 8  # configured secrets shorter than this are ignored (they would match ordinary text)
-PIECE_CHARS = (
-    12  # a cut piece of a configured secret that keeps this many of its first or last characters goes too
-)
+# a cut piece of a configured secret that keeps this many of its first or last characters goes too
+PIECE_CHARS = 12
 _RUN_CHARS = "A-Za-z0-9_-"  # the characters of a key-like token; a token starts where the previous one is not
 
 # ---- the combined scan ------------------------------------------------------------------------------------------
@@ -71,21 +70,7 @@ _SCAN = re.compile(
 
 # Where a credential may start, found in an ASCII-lowered copy (same length) by literals only, which is many times
 # faster than trying every branch of _SCAN at every position; _SCAN then decides at each anchor.
-# where a key may start (lowered): a token's own prefix, then the regex rest of it
-_TOKEN_ANCHORS = (
-    "eyj",
-    "sk[-_]",
-    "rk_",
-    "gh[pousr]_",
-    "github_pat_",
-    "xox",
-    "xapp-",
-    "hf_",
-    "aiza",
-    "akia",
-    "asia",
-    "bearer",
-)
+_TOKEN_ANCHORS = "eyj sk[-_] rk_ gh[pousr]_ github_pat_ xox xapp- hf_ aiza akia asia bearer".split()
 _ANCHORS = re.compile(
     r"data:|-----begin|://|hooks\.slack\.com/|passw|passphrase|secret|access|api|private|auth|client|signing"
     r"|encryption|master|token|"
@@ -108,16 +93,18 @@ _PLACEHOLDER = re.compile(r"[xX*•._-]+|<.*>|\[.*\]|\{.*\}|\$\{?\w+\}?|%\w+%|(?
 _WORDS = re.compile(r"[A-Za-z_ -]+")  # "your-api-key-here", "YOUR_TOKEN": placeholders when they say "your"
 _NOT_SECRETS = frozenset(
     "none null nil true false undefined nan required optional changeme password passwd secret token "
-    "example redacted str bytes int string any optional secretstr".split()
+    "example redacted str bytes int string any secretstr".split()
 )
 
 _Check = Callable[[str], bool]
 
 
+_CLASS_TESTS = {"digit": str.isdigit, "upper": str.isupper, "lower": str.islower}
+
+
 def _has(body: str, *classes: str) -> bool:
     """Whether ``body`` holds at least one character of each of ``classes`` ("digit", "upper", "lower")."""
-    tests = {"digit": str.isdigit, "upper": str.isupper, "lower": str.islower}
-    return all(any(tests[name](char) for char in body) for name in classes)
+    return all(any(map(_CLASS_TESTS[name], body)) for name in classes)
 
 
 def _random_looking(min_len: int) -> _Check:
@@ -133,20 +120,23 @@ def _alnum_mixed(min_len: int, extra: str = "") -> _Check:
     )
 
 
+_SEGMENT = re.compile(r"[A-Za-z0-9]{12,}")
+
+
 def _legacy_openai(body: str) -> bool:
-    """``sk-`` + a random segment of 12+ characters mixing digits and letters, or cases (not ``sk-learn``)."""
-    longest = max(re.split(r"[-_]", body), key=len)
-    if len(longest) < 12:
-        return False
-    mixes_digits = _has(longest, "digit") and not longest.isdigit()
-    return mixes_digits or _has(longest, "upper", "lower")
+    """``sk-`` + a segment of 12+ letters and digits mixing digits and letters, or cases (not ``sk-learn``)."""
+    for segment in _SEGMENT.finditer(body):
+        word = segment.group()
+        if (_has(word, "digit") and not word.isdigit()) or _has(word, "upper", "lower"):
+            return True
+    return False
 
 
 def _aws_key_id(body: str) -> bool:
-    """AWS access key ids: 16 more capitals and digits (a cut one of 12+ if it holds a digit)."""
-    if not (body.isalnum() and body.upper() == body):
+    """AWS access key ids: 16 more capitals and digits (a cut one: 12 to 15, holding a digit)."""
+    if not 12 <= len(body) <= 16 or not (body.isalnum() and body.upper() == body):
         return False
-    return len(body) == 16 or (12 <= len(body) < 16 and _has(body, "digit"))
+    return len(body) == 16 or _has(body, "digit")
 
 
 def _slack(body: str) -> bool:
@@ -174,12 +164,17 @@ _TOKEN_RULES: tuple[tuple[str, str, _Check], ...] = (
 )
 
 
+_RULE_BY_PREFIX = {prefix: (kind, check) for prefix, kind, check in _TOKEN_RULES}
+_TOKEN_PREFIX = re.compile("|".join(re.escape(prefix) for prefix, _, _ in _TOKEN_RULES))  # longest first
+
+
 def _token_kind(token: str) -> str | None:
     """The kind of a key-shaped token (a whole run of key characters), or None."""
-    for prefix, kind, check in _TOKEN_RULES:
-        if token.startswith(prefix):
-            return kind if check(token[len(prefix) :]) else None
-    return None
+    prefix = _TOKEN_PREFIX.match(token)
+    if prefix is None:
+        return None
+    kind, check = _RULE_BY_PREFIX[prefix.group()]
+    return kind if check(token[prefix.end() :]) else None
 
 
 def _shape_kind(value: str) -> str | None:
@@ -291,6 +286,8 @@ def _label(text: str, match: re.Match[str]) -> _Result:
         or value.startswith("[redacted")
     ):
         return resume, None  # too short for a secret, a PEM block that _pem redacts whole, or done already
+    if value.lower() in _NOT_SECRETS or _PLACEHOLDER.fullmatch(value):
+        return resume, None  # None, true, str, <your key>, ${VAR}, sk-or-v1-...
     keyword_start = match.start("pwkw") if match.group("pwkw") else match.start("kw")
     behind = text[max(0, keyword_start - 64) : keyword_start][::-1]
     name_start = keyword_start - _NAME_BACKWARDS.match(behind).end()
@@ -300,10 +297,8 @@ def _label(text: str, match: re.Match[str]) -> _Result:
     if in_string and value[0] in " \t)],;}+.%":
         return resume, None  # input("Password: ") - the quote after the colon closes the string, code follows
     if kind == "token" and name_start == keyword_start:
-        return (
-            resume,
-            None,
-        )  # a bare "token" is usually a tokenizer's (logprobs, vocabularies), not a credential
+        # a bare "token" is usually a tokenizer's (logprobs, vocabularies), not a credential
+        return resume, None
     shaped = _shape_kind(value)
     name = text[name_start : match.start("q1")]
     if shaped is None and not _value_ok(text, match, group, value, kind, name):
@@ -314,8 +309,6 @@ def _label(text: str, match: re.Match[str]) -> _Result:
 
 def _value_ok(text: str, match: re.Match[str], group: str, value: str, kind: str, name: str) -> bool:
     """Whether a labelled value looks like a secret rather than code, a placeholder or a type."""
-    if value.lower() in _NOT_SECRETS or _PLACEHOLDER.fullmatch(value):
-        return False
     if "your" in value.lower() and _WORDS.fullmatch(value):
         return False  # your-api-key-here
     if kind != "password" and any(char.isspace() for char in value):
@@ -419,7 +412,7 @@ def _cut_pieces(text: str, secret: str) -> tuple[str, int]:
 
 
 class Redactor:
-    """Redacts the configured secrets (exactly) and anything shaped like a credential, in text and in values."""
+    """Redacts the configured secrets (whole or cut) and anything shaped like a credential, in text and values."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: list[str] = []

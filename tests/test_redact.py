@@ -329,6 +329,29 @@ HAND_WRITTEN = [
     ("HF_TOKEN=hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh", "HF_TOKEN=[redacted: huggingface token]"),
     ("maps AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUv", "maps [redacted: google api key]"),
     ("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc", "stripe [redacted: stripe key]"),
+    # shapes the fuzz tests found through describe_value, JSON and reprs (cut by previews, escaped, CSV-quoted)
+    ("credential: AIzaHzN8BKAHZrQmT61WhO9Gm-b9j… 66.7%", "credential: [redacted: google api key]… 66.7%"),
+    ("db: postgresql://app:Xy9pQ2rT5w…", "db: postgresql://app:[redacted: url password]…"),
+    ("web: http://localhost:8888…", "web: http://localhost:8888…"),
+    ("Authorization: Bearer KgqH.SzPHJgUPOLsx…,1", "Authorization: Bearer [redacted: bearer token]…,1"),
+    (
+        '0,ann,"""SecretAccessKey"": ""D2++rapW8ddbA/4GD/5…",1',
+        '0,ann,"""SecretAccessKey"": ""[redacted: aws secret key]",1',
+    ),
+    (
+        '{"cred": "\\"DB_PASSWORD\\": \\"a1-b2c3d4e5\\""}',
+        '{"cred": "\\"DB_PASSWORD\\": \\"[redacted: password]\\""}',
+    ),
+    (
+        "credential: STRIPE_SECRET = 'p0RLa!i8cBwR… 66.7%",
+        "credential: STRIPE_SECRET = '[redacted: secret] 66.7%",
+    ),
+    ("up?'SECRET_KEY = 'T%w6WjBr+-H2ixlg'' thanks", "up?'SECRET_KEY = '[redacted: secret]'' thanks"),
+    (
+        "{'k': '-----BEGIN RSA PRIVATE KEY-----\\nMIIEpAIBAAKCAQEAxyzxyzxyzxyzxyzxyzxyzxyzxyzxyzxyzxyzxyzxyzxyzxyz0123"
+        "\\nMIIEpAIBAAKCA'…(+1500)}",
+        "{'k': '[redacted: private key]'…(+1500)}",
+    ),
 ]
 
 
@@ -353,7 +376,7 @@ NOT_SECRETS = [
     "token_count = 5",
     "max_tokens: 100",
     "from sklearn.linear_model import Ridge  # sk-learn, scikit-learn",
-    "pip install sk-learn-compatible-estimators",
+    "pip install sk-learn-compatible-estimators; see sk-learn-transformations, sk-v2 and sk-Ab3",
     "commit 3f786850e387550fdab836ed7e6dc881de23001b fixed it",
     "run 123e4567-e89b-12d3-a456-426614174000 finished",
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
@@ -366,6 +389,7 @@ NOT_SECRETS = [
     "OPENAI_API_KEY=<your key>",
     "{'pad_token': '<pad>', 'eos_token': '</s>', 'cls_token': '[CLS]'}",
     '{"token": "Hello", "logprob": -0.31, "bytes": [72, 101]}',
+    '{"token": "Wonderful", "logprob": -0.2} {"token":"ization2"}',
     "tokenizer.pad_token = tokenizer.eos_token",
     "password: str",
     "def login(user: str, password: str | None = None) -> bool:",
@@ -383,12 +407,13 @@ NOT_SECRETS = [
     "-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBaMQswCQYDVQQGEwJJ\n-----END CERTIFICATE-----",
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9 is a base64 JSON header",
     "the bearer of bad news; Bearer tokens expire",
-    "AKIA is the prefix of AWS access key ids; ASIAPACIFIC region",
+    "AKIA is the prefix of AWS access key ids; ASIAPACIFIC region; the ASIA2024 summit",
     "ghost_town = ghp_ or gho_",
     "model openai/o4-mini, reasoning effort high, top_p 0.9",
     "df.groupby('user_token_id').agg({'amount': 'sum'})",
     "Use `%config O4Magics.model = 'openai/o4-mini'` and `%o4 -n {df} why?`",
     "[redacted: api key] [redacted: password] https://u:[redacted: url password]@h",
+    '\'GITHUB_TOKEN\': \'[redacted: token]… and "password": "[redacted: password]" and ""[redacted: x]',
 ]
 
 
@@ -489,7 +514,8 @@ def test_redact_value_walks_structures_and_keeps_other_leaves():
 
 def test_redact_value_leaves_image_data_urls_untouched():
     png = base64.b64encode(random.Random(3).randbytes(30000)).decode()
-    data_url = "data:image/png;base64," + png
+    # base64 may hold anything, here an AWS-key-shaped run: inside a data URL it is image data, not a key
+    data_url = "data:image/png;base64," + png[:9000] + "+AKIAIOSFODNN7EXAMPLE/" + png[9000:]
     messages = [
         {"role": "system", "content": "be brief"},
         {
