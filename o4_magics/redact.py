@@ -85,7 +85,9 @@ _PEM_CHUNK = re.compile(r"(?:Proc-Type|DEK-Info|Comment|Version|Hash):[^\n\\]{0,
 _RUN = re.compile(rf"[{_RUN_CHARS}]*")
 _NAME_BACKWARDS = re.compile(r"[A-Za-z0-9_.-]{0,64}")
 _JWT = re.compile(rf"eyJ[{_RUN_CHARS}]{{10,}}\.eyJ")
-_PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")
+_PLAIN_WORDS = re.compile(r"[A-Za-z][a-z]*(?:[_-][a-z]+)*\.?")  # authentication, access_token.
+_TEMPLATE = re.compile(r"%[sdr]|\{\w*\}")
+_SECRET_WORD = re.compile(r"(?i)pass|pwd|token|secret|key")
 _IDENTIFIER_CHAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 # x-ed out, <your key>, [...], {...}, $VAR, %VAR%, and prefixes trailed by dots (sk-or-v1-...); a value cut
 # by a preview (p0RLa!i8cB…) is not one
@@ -256,10 +258,10 @@ def _tok(text: str, match: re.Match[str]) -> _Result:
 
 
 def _bearer(text: str, match: re.Match[str]) -> _Result:
-    """``Bearer <credential>``: 12+ characters that are not one plain word ("Bearer Authentication") go."""
+    """``Bearer <credential>``: 12+ characters that are not plain words ("bearer authentication.") go."""
     value = match.group("bval")
     kind = _shape_kind(value)
-    if kind is None and not _PLAIN_WORD.fullmatch(value):
+    if kind is None and not _PLAIN_WORDS.fullmatch(value):
         kind = "bearer token"
     if kind is None:
         return match.start("bval"), None
@@ -293,6 +295,8 @@ def _label(text: str, match: re.Match[str]) -> _Result:
     name_start = keyword_start - _NAME_BACKWARDS.match(behind).end()
     before = text[name_start - 1] if name_start else ""
     opening = match.group("oq") or {"dq": '"', "sq": "'", "eq": '"', "cq": '"'}.get(group, "")
+    if group == "cq" and match.group("q1") != '""':
+        return resume, None  # ""value only after a CSV-quoted ""NAME"", not in PASSWORD_SAFE = "".join(...)
     in_string = before and before in "\"'" and match.group("q1")[-1:] != before and opening == before
     if in_string and value[0] in " \t)],;}+.%":
         return resume, None  # input("Password: ") - the quote after the colon closes the string, code follows
@@ -311,6 +315,8 @@ def _value_ok(text: str, match: re.Match[str], group: str, value: str, kind: str
     """Whether a labelled value looks like a secret rather than code, a placeholder or a type."""
     if "your" in value.lower() and _WORDS.fullmatch(value):
         return False  # your-api-key-here
+    if _TEMPLATE.search(value):
+        return False  # "%s:%s" % (USER, PASSWD), "{user}:{pw}".format(...)
     if kind != "password" and any(char.isspace() for char in value):
         return False
     if group != "uv":
@@ -320,8 +326,8 @@ def _value_ok(text: str, match: re.Match[str], group: str, value: str, kind: str
     if not _IDENTIFIER_CHAIN.fullmatch(value):
         return True
     following = text[match.end() : match.end() + 1]
-    if following in ("(", "["):
-        return False  # a call or subscript: code
+    if following in ("(", "[") or _SECRET_WORD.search(value):
+        return False  # a call or subscript, or a variable such as password1 or api_key2: code
     if _has(value, "digit"):
         return True
     # A bare word: a secret in a dotenv line (NAME=word) or a YAML password line, else a variable in code.
