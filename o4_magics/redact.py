@@ -87,11 +87,11 @@ _NAME_BACKWARDS = re.compile(r"[A-Za-z0-9_.-]{0,64}")
 _JWT = re.compile(rf"eyJ[{_RUN_CHARS}]{{10,}}\.eyJ")
 _PLAIN_WORDS = re.compile(r"[A-Za-z][a-z]*(?:[_-][a-z]+)*\.?")  # authentication, access_token.
 _TEMPLATE = re.compile(r"%[sdr]|\{\w*\}")
-_SECRET_WORD = re.compile(r"(?i)pass|pwd|token|secret|key")
+_TEMPLATE_REST = re.compile(r"[A-Za-z :@/._-]*")  # what a format template may hold besides its fields
+_SECRET_WORD = re.compile(r"(?i)(?:^|[_.])(?:pass(?:word|wd)?|pwd|token|secret|key)(?:$|[_\d])")
 _IDENTIFIER_CHAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-# x-ed out, <your key>, [...], {...}, $VAR, %VAR%, and prefixes trailed by dots (sk-or-v1-...); a value cut
-# by a preview (p0RLa!i8cB…) is not one
-_PLACEHOLDER = re.compile(r"[xX*•._-]+|<.*>|\[.*\]|\{.*\}|\$\{?\w+\}?|%\w+%|(?:[\w-]{0,12}[-_])?(?:\.\.\.|…)")
+# x-ed out, <your key>, [...], {...}, $VAR, %VAR% (and, below, a key prefix trailed by dots: sk-or-v1-...)
+_PLACEHOLDER = re.compile(r"[xX*•._-]+|<.*>|\[.*\]|\{.*\}|\$\{?\w+\}?|%\w+%")
 _WORDS = re.compile(r"[A-Za-z_ -]+")  # "your-api-key-here", "YOUR_TOKEN": placeholders when they say "your"
 _NOT_SECRETS = frozenset(
     "none null nil true false undefined nan required optional changeme password passwd secret token "
@@ -167,6 +167,10 @@ _TOKEN_RULES: tuple[tuple[str, str, _Check], ...] = (
 
 
 _RULE_BY_PREFIX = {prefix: (kind, check) for prefix, kind, check in _TOKEN_RULES}
+# sk-or-v1-... is a placeholder; a value a preview cut (p0RLa!i8cB-…) is not
+_PREFIX_DOTS = re.compile(
+    "(?:" + "|".join(re.escape(prefix) for prefix in _RULE_BY_PREFIX) + r")?(?:\.\.\.|…)"
+)
 _TOKEN_PREFIX = re.compile("|".join(re.escape(prefix) for prefix, _, _ in _TOKEN_RULES))  # longest first
 
 
@@ -236,8 +240,9 @@ def _pem_piece_ok(text: str, pos: int, gap_end: int, chunk: re.Match[str]) -> bo
 
 def _url(text: str, match: re.Match[str]) -> _Result:
     """``scheme://user:password@host``: only the password goes (also when a preview cut it: ``user:pa…``)."""
-    if match.group().endswith("…") and match.group("pw").isdigit():
-        return match.end(), None  # host:8080… is a port
+    password = match.group("pw")
+    if (match.group().endswith("…") and password.isdigit()) or "[redacted" in password:
+        return match.end(), None  # host:8080… is a port; a marker is redacted already
     return match.end(), (match.start("pw"), match.end("pw"), "url password")
 
 
@@ -282,21 +287,17 @@ def _label(text: str, match: re.Match[str]) -> _Result:
     group = next(g for g in ("dq", "sq", "eq", "cq", "ov", "uv") if match.group(g) is not None)
     value, resume = match.group(group), match.start("sep")
     kind = _label_kind(match)
-    if (
-        len(value) < (3 if kind == "password" else 8)
-        or "-----BEGIN" in value
-        or value.startswith("[redacted")
-    ):
+    if len(value) < (3 if kind == "password" else 8) or "-----BEGIN" in value or "[redacted" in value:
         return resume, None  # too short for a secret, a PEM block that _pem redacts whole, or done already
-    if value.lower() in _NOT_SECRETS or _PLACEHOLDER.fullmatch(value):
+    if value.lower() in _NOT_SECRETS or _PLACEHOLDER.fullmatch(value) or _PREFIX_DOTS.fullmatch(value):
         return resume, None  # None, true, str, <your key>, ${VAR}, sk-or-v1-...
     keyword_start = match.start("pwkw") if match.group("pwkw") else match.start("kw")
     behind = text[max(0, keyword_start - 64) : keyword_start][::-1]
     name_start = keyword_start - _NAME_BACKWARDS.match(behind).end()
     before = text[name_start - 1] if name_start else ""
     opening = match.group("oq") or {"dq": '"', "sq": "'", "eq": '"', "cq": '"'}.get(group, "")
-    if group == "cq" and match.group("q1") != '""':
-        return resume, None  # ""value only after a CSV-quoted ""NAME"", not in PASSWORD_SAFE = "".join(...)
+    if group == "cq" and not _csv_quoted(text, match, value):
+        return resume, None  # PASSWORD_SAFE = "".join(...) is code, not a CSV-quoted value
     in_string = before and before in "\"'" and match.group("q1")[-1:] != before and opening == before
     if in_string and value[0] in " \t)],;}+.%":
         return resume, None  # input("Password: ") - the quote after the colon closes the string, code follows
@@ -311,12 +312,18 @@ def _label(text: str, match: re.Match[str]) -> _Result:
     return end, (start, end, shaped or kind)
 
 
+def _csv_quoted(text: str, match: re.Match[str], value: str) -> bool:
+    """``""value""`` in a CSV cell: after a ``""NAME""``, closed by ``""``, or cut by a preview (``…``)."""
+    end = match.end("cq")
+    return match.group("q1") == '""' or text[end : end + 2] == '""' or value.endswith("…")
+
+
 def _value_ok(text: str, match: re.Match[str], group: str, value: str, kind: str, name: str) -> bool:
     """Whether a labelled value looks like a secret rather than code, a placeholder or a type."""
     if "your" in value.lower() and _WORDS.fullmatch(value):
         return False  # your-api-key-here
-    if _TEMPLATE.search(value):
-        return False  # "%s:%s" % (USER, PASSWD), "{user}:{pw}".format(...)
+    if _TEMPLATE.search(value) and _TEMPLATE_REST.fullmatch(_TEMPLATE.sub("", value)):
+        return False  # "%s:%s" % (USER, PASSWD), "Bearer {token}": fields and separators only
     if kind != "password" and any(char.isspace() for char in value):
         return False
     if group != "uv":

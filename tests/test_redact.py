@@ -315,6 +315,18 @@ HAND_WRITTEN = [
         "environ({'HOME': '/root', 'GITHUB_TOKEN': '[redacted: token]', 'PWD': '/w'})",
     ),
     ("DB_PASSWORD=hunter2", "DB_PASSWORD=[redacted: password]"),
+    ("password: monkey123", "password: [redacted: password]"),
+    (
+        'credential: "SMTP_PASSWD": "0yY56H-MrIZ7-… 66.7%',
+        'credential: "SMTP_PASSWD": "[redacted: password] 66.7%',
+    ),
+    (
+        '0,ann,"export DB_PASSWORD=""H+Ic!rWhWM5-rB9dopl""",1',
+        '0,ann,"export DB_PASSWORD=""[redacted: password]""",1',
+    ),
+    ('0,ann,"SLACK_BOT_TOKEN=""HeOg98%+jS89A9J…",1', '0,ann,"SLACK_BOT_TOKEN=""[redacted: token]",1'),
+    ("'CLIENT_SECRET': 'Fo*x2j9TKRK/SlxTBMTHd-pNf%rNDaKC2'", "'CLIENT_SECRET': '[redacted: secret]'"),
+    ("x-auth-token: bTQbX%SOrClD1mXzOEUBg%s0q*Njf7PBy3/", "x-auth-token: [redacted: token]"),
     ("DB_PASSWORD=hunter", "DB_PASSWORD=[redacted: password]"),
     ('{"user": "ann", "password": "correct horse"}', '{"user": "ann", "password": "[redacted: password]"}'),
     ("db:\n  password: hunter\n  port: 5432", "db:\n  password: [redacted: password]\n  port: 5432"),
@@ -387,6 +399,7 @@ NOT_SECRETS = [
     'curl -H "Authorization: Bearer $OPENROUTER_API_KEY" https://openrouter.ai/api/v1/models',
     "Set OPENROUTER_API_KEY=your-key-here (it starts with sk-or-v1-...)",
     "OPENAI_API_KEY=<your key>",
+    "GITHUB_TOKEN=ghp_... and OPENAI_API_KEY='sk-proj-…' and ANTHROPIC_API_KEY: sk-ant-...",
     "{'pad_token': '<pad>', 'eos_token': '</s>', 'cls_token': '[CLS]'}",
     '{"token": "Hello", "logprob": -0.31, "bytes": [72, 101]}',
     '{"token": "Wonderful", "logprob": -0.2} {"token":"ization2"}',
@@ -415,6 +428,7 @@ NOT_SECRETS = [
     "df.groupby('user_token_id').agg({'amount': 'sum'})",
     "Use `%config O4Magics.model = 'openai/o4-mini'` and `%o4 -n {df} why?`",
     "[redacted: api key] [redacted: password] https://u:[redacted: url password]@h",
+    "0TOKEN:'://:[redacted: url password]@ and ://u:ab[redacted:@h",
     '\'GITHUB_TOKEN\': \'[redacted: token]… and "password": "[redacted: password]" and ""[redacted: x]',
 ]
 

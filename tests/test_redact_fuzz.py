@@ -55,7 +55,8 @@ SEPARATORS = [
     ("= ", ";"),
     ("\n```\n", "\n```\n"),
 ]
-PNG = "data:image/png;base64," + base64.b64encode(random.Random(5).randbytes(3000)).decode()
+# a seed no sample uses (theirs are ints), so no secret shares its random stream
+PNG = "data:image/png;base64," + base64.b64encode(random.Random("png fixture").randbytes(3000)).decode()
 
 samples = st.builds(make_sample, st.sampled_from(sorted(MAKERS)), st.integers(0, 2**32 - 1))
 words = st.lists(st.sampled_from(WORDS), max_size=5).map(" ".join)
@@ -127,8 +128,8 @@ def test_nested_values_and_chat_messages(sample):
         sample.text: ("kept", [1, None, [sample.text]]),
     }
     redacted, count = Redactor(sample.configured).redact_value(value)
-    flat = json.dumps(redacted)
-    check(sample, json.dumps(value), flat, count)
+    flat = json.dumps(redacted).replace(PNG, "<image>")  # the image is data, checked to be unchanged below
+    check(sample, json.dumps(value).replace(PNG, "<image>"), flat, count)
     assert count >= 3
     assert redacted["messages"][1]["content"][1]["image_url"]["url"] == PNG
     assert redacted["messages"][1]["content"][0]["text"].startswith(QUESTION)
