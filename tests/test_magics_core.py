@@ -108,8 +108,9 @@ def test_latex_is_converted_outside_code(shell, o4_emulator):
     o4_emulator.reply_text = "Euler: \\( e^{i\\pi}+1=0 \\) and\n\\[ a^2 \\]\n\n```latex\n\\( kept \\)\n```\n`\\(also kept\\)`"
     _, captured = shell.run("%o4 math")
     rendered = final_markdown(captured)
-    assert "$e^{i\\pi}+1=0$" in rendered and "$$a^2$$" in rendered
-    assert "\\( kept \\)" in rendered and "`\\(also kept\\)`" in rendered
+    assert "$e^{i\\pi}+1=0$" in rendered and "$$ a^2 $$" in rendered
+    assert "\\( kept \\)" in rendered  # a fence keeps its text
+    assert "<code>&#92;&#40;also kept&#92;&#41;</code>" in rendered  # inline code too, as inert HTML
 
 
 def test_long_reply_is_throttled(shell, magics, o4_emulator):
