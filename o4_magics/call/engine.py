@@ -66,6 +66,7 @@ def _pump(
     before anything is drawn); return at the end."""
     drawn_text = drawn_reasoning = 0
     last_draw = 0.0
+    answering = False
     result = call.result
     while not call.done.is_set():
         if cancel is not None and cancel.is_set():
@@ -76,6 +77,11 @@ def _pump(
             continue
         now = time.monotonic()
         if result.size:
+            if not answering:
+                answering = True
+                begin = getattr(view, "begin_answer", None)
+                if begin is not None and spec.show_reasoning and result.reasoning_size:
+                    begin(redact(result.reasoning)[0], (result.first_token_at or now) - started)
             if result.size != drawn_text and view.due(result.size, now - last_draw):
                 view.text(redact(result.text)[0])
                 drawn_text, last_draw = result.size, now

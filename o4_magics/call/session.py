@@ -8,9 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigError, MissingKeyError
-from ..redact import Redactor
-from .client import ClientConfig, ClientPool
-from .endpoint import check_base_url, safe_url
 from .settings import O4Settings
 from .threads import ThreadStore
 
@@ -27,16 +24,18 @@ class Session:
         self.settings = settings if settings is not None else O4Settings()
         self.shell = shell
         self.threads = ThreadStore()
-        self.pool = ClientPool()
+        self._pool: Any = None
         self._api_key: str | None = None
         self._ledger: Any = None
         self._catalog: Any = None
         self._redactor_for: str | None = None
-        self._redactor = Redactor()
+        self._redactor: Any = None
         #: called with each recorded row (usage panels, chats); each entry removes itself when its widget closes
         self.listeners: list[Callable[[Any], None]] = []
 
     def __repr__(self) -> str:
+        from .endpoint import safe_url
+
         url = safe_url(self.settings.resolved_base_url())
         return f"<o4_magics Session base_url={url!r} threads={self.threads.names()}>"
 
@@ -65,10 +64,12 @@ class Session:
         return key
 
     @property
-    def redactor(self) -> Redactor:
+    def redactor(self) -> Any:
         """The redactor for this session's key (rebuilt when the key changes) and credential-shaped values."""
+        from ..redact import Redactor
+
         key = self.api_key() or ""
-        if key != self._redactor_for:
+        if key != self._redactor_for or self._redactor is None:
             self._redactor = Redactor([key] if key else [])
             self._redactor_for = key
         return self._redactor
@@ -80,9 +81,22 @@ class Session:
     # -- the endpoint and the SDK client ---------------------------------------------------------------
     def base_url(self) -> str:
         """The checked base URL (a ``ConfigError`` if it cannot be used)."""
+        from .endpoint import check_base_url
+
         return check_base_url(self.settings.resolved_base_url())
 
+    @property
+    def pool(self) -> Any:
+        """The SDK clients, one per configuration (made on first use)."""
+        if self._pool is None:
+            from .client import ClientPool
+
+            self._pool = ClientPool()
+        return self._pool
+
     def client(self, key: str) -> Any:
+        from .client import ClientConfig
+
         config = ClientConfig(base_url=self.base_url(), api_key=key, timeout=float(self.settings.timeout))
         return self.pool.get(config)
 

@@ -1,56 +1,124 @@
 """One streaming view for every front: a thinking clock, the reasoning summary, throttled markdown, then the
 reply with its footer. Where it draws is a sink: a notebook output (``display_id``) or a chat message widget.
+
+Streaming at the limit: finished top-level blocks are frozen (drawn once, never sent again) and only the open
+tail is redrawn, so a long reply keeps redrawing several times a second while the bytes sent stay within a small
+multiple of its size. When the reply ends, one output holds the whole reply again (for ``-o``, copying and the
+saved notebook).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import time
 from typing import Any, Protocol
 
 from .footer import footer_text
 from .render import escape_money, render_markdown
-from .throttle import redraw_due
+from .throttle import MIN_INTERVAL_S
 
 EMPTY_REPLY = "*(the model returned an empty reply)*"
 STOPPED_EARLY = "*(stopped before any text)*"
+CURSOR = " ▌"
+#: A settled stretch is frozen once it is at least this long (fewer, larger outputs).
+FREEZE_MIN_CHARS = 200
+#: Bytes sent while streaming stay within this many times the text so far (plus BYTES_SLACK); the final
+#: frame adds one more copy, so the total stays within about (BYTES_FACTOR + 1) times the reply.
+BYTES_FACTOR = 1.6
+BYTES_SLACK = 1024
+#: Past the byte budget (a huge block that cannot be frozen yet) a redraw waits this long and this much growth.
+SLOW_INTERVAL_S = 0.25
+GROWTH_STEP = 0.02
 
 
 class Sink(Protocol):
-    """Where a view draws: ``show`` replaces what is shown with one mime bundle."""
+    """Where a view draws: ``show`` replaces the live part, ``freeze`` keeps a finished part above it for good,
+    ``finish`` shows one bundle as the whole output (frozen parts folded back in)."""
 
     def show(self, bundle: dict[str, str]) -> None: ...
+    def freeze(self, bundle: dict[str, str]) -> None: ...
+    def finish(self, bundle: dict[str, str], *extra: dict[str, str]) -> None: ...
 
 
 class NotebookSink:
-    """One output of the running cell that grows in place; created at the first draw, so a call refused up
-    front leaves no output."""
+    """Outputs of the running cell that grow in place; the first is created at the first draw, so a call
+    refused up front leaves no output. Frozen parts stay in their outputs; the live part gets a new one."""
 
     def __init__(self) -> None:
-        self._handle: Any = None
+        self._handles: list[Any] = []
+        self._live: Any = None
+
+    def _display(self, bundle: dict[str, str]) -> Any:
+        from IPython.display import display
+
+        handle = display(bundle, raw=True, display_id=True)
+        self._handles.append(handle)
+        return handle
 
     def show(self, bundle: dict[str, str]) -> None:
-        if self._handle is None:
-            from IPython.display import display
-
-            self._handle = display(bundle, raw=True, display_id=True)
+        if self._live is None:
+            self._live = self._display(bundle)
         else:
-            self._handle.update(bundle, raw=True)
+            self._live.update(bundle, raw=True)
+
+    def freeze(self, bundle: dict[str, str]) -> None:
+        if self._live is None:
+            self._display(bundle)
+        else:
+            self._live.update(bundle, raw=True)
+            self._live = None
+
+    def finish(self, bundle: dict[str, str], *extra: dict[str, str]) -> None:
+        if not self._handles:
+            self._display(bundle)
+            return
+        first, *rest = self._handles
+        first.update(bundle, raw=True)
+        for handle in rest:  # folded into the first: nothing left to show here
+            handle.update({}, raw=True)
+        self._handles, self._live = [first], first
 
 
 class WidgetSink:
-    """A chat message: an ``ipywidgets.Output`` whose ``outputs`` are assigned (safe from a worker thread)."""
+    """A chat message: an ``ipywidgets.Output`` (outputs assigned, safe from a worker thread), and the message's
+    box, where frozen parts go as their own ``Output`` widgets above the live one."""
 
-    def __init__(self, out: Any) -> None:
+    def __init__(self, out: Any, box: Any = None) -> None:
         self.out = out
+        self.box = box
         self.shown: tuple[dict[str, Any], ...] = ()
+        self._frozen: list[Any] = []
+
+    @staticmethod
+    def _outputs(*bundles: dict[str, str]) -> tuple[dict[str, Any], ...]:
+        return tuple({"output_type": "display_data", "data": data, "metadata": {}} for data in bundles)
 
     def show(self, bundle: dict[str, str], *extra: dict[str, str]) -> None:
-        self.shown = tuple({"output_type": "display_data", "data": data, "metadata": {}} for data in (bundle, *extra))
+        self.shown = self._outputs(bundle, *extra)
         self.out.outputs = self.shown
+
+    def freeze(self, bundle: dict[str, str]) -> None:
+        if self.box is None:  # no box to grow: the live output keeps everything
+            return
+        import ipywidgets as widgets
+
+        frozen = widgets.Output(layout=self.out.layout)
+        frozen.outputs = self._outputs(bundle)
+        self._frozen.append(frozen)
+        children = list(self.box.children)
+        children.insert(children.index(self.out), frozen)
+        self.box.children = tuple(children)
+
+    def finish(self, bundle: dict[str, str], *extra: dict[str, str]) -> None:
+        self.show(bundle, *extra)
+        if self._frozen and self.box is not None:
+            self.box.children = tuple(child for child in self.box.children if child not in self._frozen)
+            for frozen in self._frozen:
+                frozen.close()
+            self._frozen = []
 
 
 def reasoning_markdown(reasoning: str, label: str, *, frontend: str, open_: bool) -> str:
-    """The reasoning summary as a collapsible block, dimmed and labelled (open while it streams)."""
+    """The reasoning summary as a collapsible block, quoted (dimmed) and labelled; open while it streams."""
     body = render_markdown(reasoning, frontend=frontend, streaming=open_)
     quoted = "\n".join("> " + line if line else ">" for line in body.split("\n"))
     state = " open" if open_ else ""
@@ -60,12 +128,13 @@ def reasoning_markdown(reasoning: str, label: str, *, frontend: str, open_: bool
 class ReplyView:
     """The engine's ``View``: draws into ``sink`` in ``mode`` ``markdown`` or ``text`` for ``frontend``.
 
-    Throttling, math and money handling, the footer and the status marks live here, once for every front.
+    Throttling, freezing, math and money handling, the footer and the status marks live here, once for every
+    front. ``updates`` and ``bytes_sent`` count what went to the frontend.
     """
 
     def __init__(
         self,
-        sink: Sink,
+        sink: Any,
         *,
         mode: str = "markdown",
         frontend: str = "jupyterlab",
@@ -73,6 +142,7 @@ class ReplyView:
         show_reasoning: bool = True,
         stopped_word: str = "interrupted",
         allowed_image_hosts: tuple[str, ...] = (),
+        freeze: bool = True,
     ) -> None:
         self.sink = sink
         self.mode = mode
@@ -81,22 +151,38 @@ class ReplyView:
         self.show_reasoning = show_reasoning
         self.stopped_word = stopped_word
         self.allowed_image_hosts = tuple(allowed_image_hosts)
+        self.freezing = freeze
         self.updates = 0
         self.bytes_sent = 0
         self.final: dict[str, str] | None = None
+        self.redraw_times: list[float] = []
         self._shown_second = -1
-        self._drawn_size = 0
+        self._size = 0  # text characters known at the last redraw
+        self._live_drawn = 0  # characters of live text at the last redraw
+        self._frozen_chars = 0  # reply characters frozen so far
+        self._frozen: list[str] = []  # their rendering, in order
+        self._reasoning_frozen = False
 
+    # -- drawing -------------------------------------------------------------------------------------------
     def _markdown(self, text: str, *, streaming: bool) -> str:
         return render_markdown(
             text, frontend=self.frontend, streaming=streaming, allowed_image_hosts=self.allowed_image_hosts
         )
 
-    def _draw(self, bundle: dict[str, str]) -> None:
+    def _count(self, bundle: dict[str, str]) -> None:
         self.updates += 1
         self.bytes_sent += sum(len(value) for value in bundle.values())
+        self.redraw_times.append(time.monotonic())
+
+    def _draw(self, bundle: dict[str, str]) -> None:
+        self._count(bundle)
         self.sink.show(bundle)
 
+    def _freeze(self, bundle: dict[str, str]) -> None:
+        self._count(bundle)
+        self.sink.freeze(bundle)
+
+    # -- the engine's calls --------------------------------------------------------------------------------
     def thinking(self, elapsed: float) -> None:
         second = int(elapsed)
         if second != self._shown_second:
@@ -107,42 +193,115 @@ class ReplyView:
         if not self.show_reasoning or self.mode == "text":
             self.thinking(elapsed)
             return
-        self._drawn_size = len(text_so_far)
+        self._live_drawn = len(text_so_far)
         label = f"Reasoning… {int(elapsed)} s"
         self._draw({"text/markdown": reasoning_markdown(text_so_far, label, frontend=self.frontend, open_=True)})
 
     def due(self, size: int, seconds_since: float) -> bool:
-        return redraw_due(size, self._drawn_size, seconds_since)
+        """Redraw now? At most ~10 a second; past the byte budget only every 0.25 s on 2% growth of the live part."""
+        if seconds_since < MIN_INTERVAL_S:
+            return False
+        live = max(0, size - self._frozen_chars)
+        if self.bytes_sent + 1.1 * live + 16 <= BYTES_FACTOR * size + BYTES_SLACK:
+            return True
+        return seconds_since >= SLOW_INTERVAL_S and live >= self._live_drawn * (1 + GROWTH_STEP)
+
+    def _settle(self, text_so_far: str) -> None:
+        """Freeze the finished blocks at the start of the live text: they are drawn one last time, in the live
+        output, and the rest of the text goes on in a new one (so freezing costs no extra redraw)."""
+        from .markdown import settled_prefix_length
+
+        tail = text_so_far[self._frozen_chars :]
+        if len(tail) < FREEZE_MIN_CHARS:
+            return
+        if self.mode == "text":
+            settled = tail.rfind("\n") + 1
+        else:
+            settled = settled_prefix_length(tail)
+        if settled < FREEZE_MIN_CHARS:
+            return
+        part = tail[:settled]
+        if self.mode == "text":
+            self._freeze({"text/plain": part})
+            self._frozen.append(part)
+        else:
+            rendered = self._markdown(part, streaming=False)
+            self._freeze({"text/markdown": rendered})
+            self._frozen.append(rendered)
+        self._frozen_chars += settled
+
+    def _fold_reasoning(self, reasoning: str, seconds: float | None, tokens: int) -> None:
+        """When the answer starts, the reasoning becomes a closed block above it (frozen)."""
+        if self._reasoning_frozen or not (self.show_reasoning and reasoning) or self.mode == "text":
+            return
+        self._reasoning_frozen = True
+        header = reasoning_markdown(reasoning, self._reasoning_label(seconds, tokens), frontend=self.frontend, open_=False)
+        self._freeze({"text/markdown": header})
+        self._frozen.append(header)
+
+    @staticmethod
+    def _reasoning_label(seconds: float | None, tokens: int) -> str:
+        parts = ["Reasoning"]
+        if tokens:
+            parts.append(f"{tokens:,} tokens")
+        if seconds:
+            parts.append(f"{seconds:.1f} s")
+        return " · ".join(parts)
+
+    def begin_answer(self, reasoning: str, seconds: float | None) -> None:
+        """The first answer text arrived after a reasoning summary: fold the summary away."""
+        self._fold_reasoning(reasoning, seconds, 0)
 
     def text(self, text_so_far: str) -> None:
-        self._drawn_size = len(text_so_far)
+        self._size = len(text_so_far)
+        if self.freezing:
+            self._settle(text_so_far)
+        live = text_so_far[self._frozen_chars :]
+        self._live_drawn = len(live)
         if self.mode == "text":
-            self._draw({"text/plain": text_so_far})
+            self._draw({"text/plain": live})
         else:
-            self._draw({"text/markdown": self._markdown(text_so_far, streaming=True) + " ▌"})
-
-    def _reasoning_header(self, reply: Any) -> str:
-        if not (self.show_reasoning and getattr(reply, "reasoning", "")) or self.mode == "text":
-            return ""
-        seconds = f" · {reply.reasoning_s:.1f} s" if getattr(reply, "reasoning_s", None) else ""
-        label = f"Reasoning · {reply.usage.reasoning_tokens:,} tokens{seconds}"
-        return reasoning_markdown(reply.reasoning, label, frontend=self.frontend, open_=False)
+            self._draw({"text/markdown": self._markdown(live, streaming=True) + CURSOR})
 
     def finish(self, reply: Any, budget_note: str = "") -> None:
         footer = footer_text(reply, host=self.host, budget_note=budget_note, stopped_word=self.stopped_word)
-        body = reply.text
+        text = reply.text
+        body = text
         if not body and reply.status in ("ok", "cached"):
             body = EMPTY_REPLY
         elif not body and reply.status == "interrupted":
             body = STOPPED_EARLY
-        plain = f"{reply.text}\n\n{footer}".lstrip()
+        plain = f"{text}\n\n{footer}".lstrip()
         if self.mode == "text":
             self.final = {"text/plain": f"{body}\n\n{footer}"}
         else:
-            markdown = self._markdown(body, streaming=False) if body else ""
-            markdown = f"{self._reasoning_header(reply)}{markdown}\n\n<sub>{escape_money(footer, self.frontend)}</sub>"
+            if getattr(reply, "reasoning", "") and not self._reasoning_frozen and self.show_reasoning:
+                header = reasoning_markdown(
+                    reply.reasoning,
+                    self._reasoning_label(getattr(reply, "reasoning_s", None), reply.usage.reasoning_tokens),
+                    frontend=self.frontend,
+                    open_=False,
+                )
+            else:
+                header = ""
+            frozen_text = "".join(self._frozen)
+            if self._reasoning_frozen and self._frozen:  # relabel with the final token count
+                self._frozen[0] = reasoning_markdown(
+                    reply.reasoning,
+                    self._reasoning_label(getattr(reply, "reasoning_s", None), reply.usage.reasoning_tokens),
+                    frontend=self.frontend,
+                    open_=False,
+                )
+                frozen_text = "".join(self._frozen)
+            if text and body == text and self._frozen_chars <= len(text):
+                rest = self._markdown(text[self._frozen_chars :], streaming=False) if text[self._frozen_chars :] else ""
+                markdown = frozen_text + rest
+            else:
+                markdown = frozen_text + self._markdown(body, streaming=False)
+            markdown = f"{header}{markdown}\n\n<sub>{escape_money(footer, self.frontend)}</sub>"
             self.final = {"text/markdown": markdown.lstrip(), "text/plain": plain}
-        self._draw(self.final)
+        self._count(self.final)
+        self.sink.finish(self.final)
 
     def fail(self, message: str, partial: bool) -> None:
         """Show an error under what streamed (or alone when nothing did); for sinks that show errors."""
@@ -151,8 +310,3 @@ class ReplyView:
             self.sink.show(self.final, error)
         else:
             self.sink.show(error)
-
-
-def stopped_copy(reply: Any) -> Any:
-    """``reply`` marked ok, for a footer that names the stop separately."""
-    return dataclasses.replace(reply, status="ok")

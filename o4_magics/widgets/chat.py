@@ -329,7 +329,7 @@ class ChatWidget(ChatLayout):
         self.add("user", "You", self._user_markdown(shown))
         out = self.add("assistant", model_label(self._model()))
         view = self.last_view = ReplyView(
-            WidgetSink(out),
+            WidgetSink(out, box=self._bubbles[-1]),
             frontend=self._frontend(),
             host=self._host(),
             show_reasoning=spec.show_reasoning,
