@@ -9,7 +9,7 @@ value of theirs is met.
 from .blocks import Block, ContextError
 from .describe import describe_value
 from .images import ImagePart, to_image_part
-from .tokens import estimate_image_tokens, estimate_tokens
+from .tokens import estimate_image_tokens, estimate_tokens, image_url_tokens, token_upper_bound
 
 __all__ = [
     "Block",
@@ -18,5 +18,7 @@ __all__ = [
     "describe_value",
     "estimate_image_tokens",
     "estimate_tokens",
+    "image_url_tokens",
     "to_image_part",
+    "token_upper_bound",
 ]
