@@ -2,8 +2,9 @@
 
 ``describe_value`` summarizes dataframes, arrays, collections, strings, exceptions, code, figures and any
 other object as a :class:`Block`; ``to_image_part`` turns figures, PIL images, image bytes, arrays and files
-into a downscaled :class:`ImagePart`. pandas, polars, numpy, matplotlib and PIL are imported only when a
-value of theirs is met.
+into a downscaled :class:`ImagePart`; ``estimate_tokens``, ``token_upper_bound`` and ``image_url_tokens``
+count tokens offline. pandas, polars, numpy, matplotlib and PIL are imported only when a value of theirs is
+met.
 """
 
 from .blocks import Block, ContextError
