@@ -36,7 +36,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import test_tokens as corpus  # noqa: E402
 
-from o4_magics.context import tokens  # noqa: E402
+from o4_magics.context import charclasses, tokens  # noqa: E402
 from o4_magics.context.charclasses import LETTER_CLASSES  # noqa: E402
 
 FAMILIES = {
@@ -114,9 +114,12 @@ def translations(seed: int = 0, per_lang: int = 120) -> dict[str, list[str]]:
 
 
 def edge_samples() -> dict[str, list[str]]:
-    """Each range's first, last and middle characters repeated, alone and spaced."""
+    """Each range's (and each character class's) first, last and middle characters repeated, alone and spaced."""
     out: dict[str, list[str]] = collections.defaultdict(list)
-    for name, ranges in corpus.RANGES.items():
+    class_ranges = {
+        f"class {name}": [(low, high)] for low, high, name in charclasses._SCRIPTS + charclasses._SYMBOLS
+    }
+    for name, ranges in {**corpus.RANGES, **class_ranges}.items():
         for low, high in ranges:
             for point in (low, low + 1, low + 2, high, high - 1, (low + high) // 2):
                 if 0xD800 <= point <= 0xDFFF:

@@ -833,7 +833,23 @@ def adversarial_samples(seed: int = 1) -> dict[str, list[str]]:
         "👍🏽",
         "👨‍👩‍👧‍👦",
     ]
-    units += ["🇫🇷", "❤️", "∑", "→", "─", "𝐱", "\u200b", "\xa0", "xq", " a", "\r\n"]
+    units += [
+        "🇫🇷",
+        "❤️",
+        "∑",
+        "→",
+        "─",
+        "𝐱",
+        "\u200b",
+        "\xa0",
+        "xq",
+        " a",
+        "\r\n",
+        "\u200d",
+        "\u200c",
+        " \u200d",
+    ]
+    units += ["\ufe0f", "\U0001f3fb", "\U000e0041", "\u0301", "x\u0301", "\u3000", "\u0900"]
     out["repetitions"] = [unit * n for unit in units for n in (1, 3, 10, 100, 2000)]
     emoji = RANGES["emoji"]
     out["emoji sequences"] = [
