@@ -851,6 +851,35 @@ def adversarial_samples(seed: int = 1) -> dict[str, list[str]]:
     ]
     units += ["\ufe0f", "\U0001f3fb", "\U000e0041", "\u0301", "x\u0301", "\u3000", "\u0900"]
     out["repetitions"] = [unit * n for unit in units for n in (1, 3, 10, 100, 2000)]
+    from o4_magics.context.common_words import ONE_TOKEN_WORDS
+
+    words = sorted(ONE_TOKEN_WORDS)
+    separators = [
+        ".",
+        "_",
+        "-",
+        "/",
+        "",
+        "(",
+        ",",
+        ":",
+        "'",
+        "1",
+        "\n",
+        "\t",
+        "  ",
+        "->",
+        "😀",
+        "é",
+        "中",
+        "\n\n",
+    ]
+    out["common words, odd separators"] = [
+        (lambda text: text.upper() if rnd.random() < 0.3 else text)(
+            rnd.choice(separators).join(rnd.choice(words) for _ in range(rnd.randint(1, 300)))
+        )
+        for _ in range(150)
+    ]
     emoji = RANGES["emoji"]
     out["emoji sequences"] = [
         "".join(
