@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -364,3 +365,66 @@ def test_real_polars_frame():
     assert "summary failed" not in block.text
     assert "a,Int64,1,2" in block.text
     assert "LEAK" not in describe_value(pl.DataFrame({"s": ["LEAK"]}), "p", private=True).text
+
+
+def _nullable_frame(n_rows: int) -> pd.DataFrame:
+    """Masked (nullable) pandas dtypes: a null in every 4th row."""
+    pattern = n_rows // 4
+    frame = pd.DataFrame(
+        {
+            "i": pd.array([1, None, 3, 4] * pattern, dtype="Int64"),
+            "f": pd.array([1.5, None, 2.5, 4.0] * pattern, dtype="Float64"),
+            "b": pd.array([True, None, False, True] * pattern, dtype="boolean"),
+            "s": pd.array(["x", None, "y", "x"] * pattern, dtype="string[python]"),
+        }
+    )
+    if importlib.util.find_spec("pyarrow"):
+        frame["a"] = pd.array(["x", None, "y", "x"] * pattern, dtype="string[pyarrow]")
+    return frame
+
+
+def test_nullable_dtypes_have_exact_nulls_and_statistics():
+    block = describe_value(_nullable_frame(8), "df", max_tokens=3000)
+    assert "\ni,Int64,2,3\nf,Float64,2,3\nb,boolean,2,2\ns,string[python],2,2" in block.text
+    # statistics over the 6 non-null values only (1, 3, 4 twice; 1.5, 2.5, 4.0 twice)
+    assert "\ni,6,2.667,1.366,1,1.5,3,3.75,4\nf,6,2.667,1.125,1.5,1.75,2.5,3.625,4" in block.text
+    assert "b: True 66.7%, False 33.3%" in block.text and "s: x 66.7%, y 33.3%" in block.text
+    if importlib.util.find_spec("pyarrow"):
+        assert "\na,string[pyarrow],2,2" in block.text and "a: x 66.7%, y 33.3%" in block.text
+
+
+def test_big_nullable_frame_counts_nulls_exactly_and_samples_statistics():
+    block = describe_value(_nullable_frame(400_000), "df", max_tokens=3000)
+    assert "\ni,Int64,100000,~3\nf,Float64,100000,~3\nb,boolean,100000,~2" in block.text
+    assert (
+        "\ns,string[python],~10" in block.text
+    )  # python-object strings: estimated from the sample, marked ~
+    if importlib.util.find_spec("pyarrow"):
+        assert "\na,string[pyarrow],100000,~2" in block.text
+    assert "\ni,74863,2.67,1.247,1,1,3,4,4" in block.text  # the sample's non-null values
+
+
+def test_real_polars_frame_with_many_dtypes_and_nan():
+    pl = pytest.importorskip("polars")
+    n_rows = 200_000
+    df = pl.DataFrame(
+        {
+            "a": np.arange(n_rows) % 7,
+            "c": ["x", "y"] * (n_rows // 2),
+            "d": pl.Series(["p", "q", None, "p"] * (n_rows // 4), dtype=pl.Categorical),
+            "e": pl.Series(["lo", "hi"] * (n_rows // 2), dtype=pl.Enum(["lo", "hi"])),
+            "f": pl.Series([1.5, None, float("nan"), 2.0] * (n_rows // 4)),
+            "t": pl.Series(np.arange(n_rows).astype("datetime64[ms]")),
+        }
+    )
+    block = describe_value(df, "pl_df", max_tokens=3000)
+    assert block.label == "### pl_df (polars.DataFrame, 200,000 x 6)"
+    assert "summary failed" not in block.text
+    assert "statistics from a 100,000-row sample" in block.text
+    assert "\nd,Categorical,50000,~2" in block.text and "\nf,Float64,50000," in block.text
+    assert "\nf,~" not in block.text and ",1.75,0.25" in block.text  # NaN skipped like pandas: mean of 1.5, 2
+    assert "d: p 66." in block.text and "e: " in block.text
+    series = describe_value(df["c"], "s")
+    assert series.label == "### s (polars.Series, 200,000 values, String)"
+    private = describe_value(df, "pl_df", private=True).text
+    assert "'lo'" not in private and "lo," not in private and "Enum" in private

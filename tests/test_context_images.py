@@ -233,3 +233,19 @@ def test_pil_image_block():
     block = describe_value(image, "img")
     assert block.label == "### img (PIL image, 90x60, RGB)"
     assert "frames: 1" in block.text
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "kind"), [(3000, 1200, "photo"), (408, 413, "flat"), (50, 2000, "photo")]
+)
+def test_image_part_exposes_its_final_size_and_its_url_is_counted_from_it(width, height, kind):
+    from o4_magics.context import image_url_tokens
+
+    pixels = _photo(width, height) if kind == "photo" else np.full((height, width, 3), 200, np.uint8)
+    part = to_image_part(pixels, max_side=1024)
+    decoded = _decode(part)
+    assert (part.width, part.height) == decoded.size
+    assert max(part.width, part.height) == min(1024, max(width, height))
+    assert part.tokens == estimate_image_tokens(part.width, part.height) == image_url_tokens(part.data_url)
+    if (width, height) == (408, 413):
+        assert part.tokens == 291  # not the 1,762 of a 1024x1024 image

@@ -36,7 +36,9 @@ def frame(shell):
 
 
 def test_inline_values_and_blocks(shell, o4_emulator, frame):
-    result, _ = shell.run("%%o4\nAUC is {results['auc']}. Describe {df} and keep `{df}` and {\"a\": {1, 2}} as written")
+    result, _ = shell.run(
+        "%%o4\nAUC is {results['auc']}. Describe {df} and keep `{df}` and {\"a\": {1, 2}} as written"
+    )
     assert result.success
     text = user_text(o4_emulator)
     assert "AUC is 0.913." in text
@@ -204,7 +206,9 @@ def test_images_read_back_from_the_saved_notebook_after_a_restart(shell, o4_emul
     encoded = base64.b64encode(buffer.getvalue()).decode()
     notebook = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("plt.plot(x)", execution_count=7)
-    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": encoded, "text/plain": "<Figure>"})]
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={"image/png": encoded, "text/plain": "<Figure>"})
+    ]
     notebook.cells = [nbformat.v4.new_code_cell("x = 1", execution_count=6), cell]
     path = tmp_path / "analysis.ipynb"
     nbformat.write(notebook, path)

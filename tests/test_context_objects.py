@@ -295,3 +295,64 @@ def test_broadcast_view_is_never_copied():
 def test_array_private_mode_keeps_structure():
     block = describe_value(np.array([[np.nan, 987654321.5]]), "a", private=True)
     assert "nan: 1" in block.text and "987654321" not in block.text and "corner" not in block.text
+
+
+def test_masked_array_statistics_skip_masked_cells():
+    values = np.ma.masked_values(np.array([1.0, -999.0, 3.0, -999.0, 5.0, 6.0]), -999.0)
+    block = describe_value(values, "m")
+    assert block.label == "### m (numpy.ma.MaskedArray, 6, float64)"
+    assert "masked: 2 (33.3%)" in block.text
+    assert "min 1, max 6, mean 3.75, std 1.92" in block.text
+    assert "[1.0 -- 3.0 -- 5.0 6.0]" in block.text
+    assert "-999" not in block.text and "inf" not in block.text.split("values:")[1]
+
+
+def test_masked_invalid_cells_print_as_dashes_not_inf():
+    grid = np.ma.masked_invalid(np.array([[1.0, np.inf, 2.0], [np.nan, 4.0, 5.0]]))
+    block = describe_value(grid, "g")
+    assert "[[1.0 -- 2.0]\n [-- 4.0 5.0]]" in block.text
+    assert "nan: 0, inf: 0" in block.text and "min 1, max 5, mean 3" in block.text
+
+
+def test_big_masked_array_is_sampled_over_unmasked_values():
+    values = np.ma.masked_less(np.arange(3_000_000, dtype=np.float64), 1_000_000)
+    block = describe_value(values, "big")
+    assert "masked: 1,000,000 (33.3%)" in block.text
+    assert "statistics from 1,000,000 evenly spaced elements (of 3,000,000)" in block.text
+    assert "min 1000002, max 2999999" in block.text
+    assert "[-- -- -- -- -- -- -- -- -- --]" in block.text
+
+
+def test_masked_text_and_record_arrays():
+    words = np.ma.masked_array(np.array(["alpha", "beta", "gamma"]), mask=[0, 1, 0])
+    assert "['alpha' -- 'gamma']" in describe_value(words, "w").text
+    records = np.ma.masked_array(
+        np.array([(1, 2.0), (3, 4.0)], dtype=[("a", "i4"), ("b", "f8")]), mask=[(0, 1), (0, 0)]
+    )
+    block = describe_value(records, "r")
+    assert "summary failed" not in block.text and "[-- (3, 4.0)]" in block.text
+
+
+def test_private_masked_array_shows_only_counts():
+    values = np.ma.masked_values(np.array([987654321.5, -999.0, 3.0]), -999.0)
+    text = describe_value(values, "m", private=True).text
+    assert "masked: 1 (33.3%)" in text and "987654321" not in text and "--" not in text.split("\n", 3)[-1]
+
+
+def test_zero_d_object_array_is_described_like_the_object_it_holds():
+    held = {f"key_{i}": "v" * 50 for i in range(20_000)}
+    block = describe_value(np.array(held, dtype=object), "z")
+    assert block.label == "### z (numpy.ndarray, 0-d, object, holding dict)"
+    assert "z (dict, 20,000 keys)" in block.text and "more keys not shown]" in block.text
+    assert block.tokens == estimate_tokens(block.text) <= 2000 and len(block.text) < 20_000
+    small = describe_value(np.array(held, dtype=object), "z", max_tokens=120)
+    assert small.tokens <= 120
+
+
+def test_zero_d_numeric_text_and_masked_arrays():
+    assert "5.5" in describe_value(np.array(5.5), "f").text
+    assert describe_value(np.array(5.5), "f").label == "### f (numpy.ndarray, 0-d, float64, holding float)"
+    text = describe_value(np.array("s" * 1_000_000), "u", max_tokens=100)
+    assert text.tokens <= 100 and "1,000,000 chars" in text.text
+    assert "-- (masked)" in describe_value(np.ma.masked_array(3, mask=True), "m").text
+    assert "SECRET" not in describe_value(np.array("SECRET"), "p", private=True).text

@@ -66,8 +66,9 @@ class Section:
 
 
 def make_label(name: str, description: str) -> str:
-    """The block's header line: ``### name (description)``."""
-    return f"### {name} ({description})" if name else f"### {description}"
+    """The block's header line: ``### name (description)`` (each part cut to 200 characters)."""
+    description = short(description, 200)
+    return f"### {short(name, 200)} ({description})" if name else f"### {description}"
 
 
 def fit_block(

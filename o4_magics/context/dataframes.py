@@ -127,7 +127,7 @@ def describe_pandas_series(series: Any, name: str, max_tokens: int, private: boo
     """Summarize a pandas Series (as a one-column frame) within ``max_tokens``."""
     column = series.name if series.name is not None else name or "value"
     facts = pandas_frame_facts(series.to_frame(name=column), "pandas.Series", private)
-    facts.shape_text = f"{len(series):,} values, {series.dtype}"
+    facts.shape_text = f"{len(series):,} values, {dtype_text(series.dtype, private)}"
     facts.notes = [note for note in facts.notes if not note.startswith("dtypes: ")]
     return frame_block(facts, name, max_tokens, private)
 
@@ -138,7 +138,10 @@ def pandas_frame_facts(df: Any, kind: str, private: bool) -> FrameFacts:
     shown = df.iloc[:, :MAX_COLUMNS] if n_cols > MAX_COLUMNS else df
     sample, sample_note = _pandas_sample(shown, n_rows)
     sampled = sample is not shown
-    notes = [_index_line(df.index, private), "dtypes: " + _dtype_tally(str(d) for d in df.dtypes)]
+    notes = [
+        _index_line(df.index, private),
+        "dtypes: " + _dtype_tally(dtype_text(d, private) for d in df.dtypes),
+    ]
     if type(df.columns).__name__ == "MultiIndex":
         notes.append(f"columns: MultiIndex with {df.columns.nlevels} levels, names joined with '/'")
     if sample_note:
@@ -194,6 +197,18 @@ def _dtype_tally(dtypes: Any) -> str:
     return ", ".join(f"{dtype} {count:,}" for dtype, count in ordered) or "(no columns)"
 
 
+def dtype_text(dtype: Any, private: bool) -> str:
+    """A column's dtype as text: ``string[pyarrow]`` for string columns; private: no sparse fill value."""
+    kind = type(dtype).__name__
+    if (
+        kind == "StringDtype" and str(dtype) == "string"
+    ):  # the NA-flavoured one (pandas 3's default prints "str")
+        return f"string[{getattr(dtype, 'storage', 'python')}]"
+    if kind == "SparseDtype" and private:
+        return f"Sparse[{dtype.subtype}]"  # the text form also names the fill value
+    return str(dtype)
+
+
 def _exact_nulls(column: Any) -> int | None:
     """The column's null count when it is cheap to get exactly on the full column, else None."""
     import numpy as np
@@ -227,7 +242,7 @@ def _pandas_column(
         distinct_count = -1
     facts = ColumnFacts(
         column_name(name),
-        str(dtype),
+        dtype_text(dtype, private),
         nulls,
         _distinct_text(distinct_count, len(sample), sampled, is_category),
     )

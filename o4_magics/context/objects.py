@@ -209,7 +209,7 @@ def describe_generic(value: Any, name: str, max_tokens: int, private: bool) -> B
             found = getattr(value, attribute, None)
         except Exception:  # noqa: BLE001 - properties of arbitrary objects may raise
             found = None
-        if found is not None and not callable(found):
+        if found is not None and not callable(found) and (not private or _structural(attribute, found)):
             notes.append(f"{attribute}: {short(str(found), 80)}")
     try:
         notes.append(f"length: {len(value):,}")
@@ -219,3 +219,11 @@ def describe_generic(value: Any, name: str, max_tokens: int, private: bool) -> B
     if private:
         return fit_block(name, label, [Section("", [*notes, "[private: repr not shown]"])], max_tokens)
     return text_block(name, label, notes, safe_repr(value, None), max_tokens)
+
+
+def _structural(attribute: str, found: Any) -> bool:
+    """Whether a ``shape``/``dtype`` attribute is structure (ints, a library dtype), safe to show in private mode."""
+    if attribute == "shape":
+        return isinstance(found, tuple) and all(isinstance(n, int) for n in found)
+    module = type(found).__module__.split(".")[0]
+    return module in ("numpy", "pandas", "polars", "torch", "jax", "tensorflow", "cupy")

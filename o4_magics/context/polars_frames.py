@@ -27,7 +27,7 @@ _TOP_KINDS = ("String", "Utf8", "Categorical", "Enum", "Boolean")
 
 
 def describe_polars_frame(
-    df: Any, name: str, max_tokens: int, private: bool, kind: str = "polars.DataFrame"
+    df: Any, name: str, max_tokens: int, private: bool, kind: str = "polars.DataFrame", shape_text: str = ""
 ) -> Block:
     """Summarize a polars DataFrame within ``max_tokens``."""
     n_rows, n_cols = df.shape
@@ -40,7 +40,7 @@ def describe_polars_frame(
         _column(sample.get_column(column), column, nulls[i], sample is not shown, private)
         for i, column in enumerate(shown.columns)
     ]
-    facts = FrameFacts(kind, n_rows, n_cols, notes, columns)
+    facts = FrameFacts(kind, n_rows, n_cols, notes, columns, shape_text)
     if not private:
         view = shown.select(shown.columns[:SAMPLE_COLUMNS])
         facts.row_header = [column_name(c) for c in view.columns]
@@ -59,7 +59,9 @@ def describe_polars_frame(
 
 def describe_polars_series(series: Any, name: str, max_tokens: int, private: bool) -> Block:
     """Summarize a polars Series (as a one-column frame) within ``max_tokens``."""
-    return describe_polars_frame(series.to_frame(), name, max_tokens, private, "polars.Series")
+    dtype = str(series.dtype).split("(")[0] if private else short(str(series.dtype), 40)
+    shape_text = f"{len(series):,} values, {dtype}"
+    return describe_polars_frame(series.to_frame(), name, max_tokens, private, "polars.Series", shape_text)
 
 
 def _sample(df: Any, n_rows: int) -> tuple[Any, str]:
@@ -104,6 +106,8 @@ def _stats(sample: Any) -> list[str] | None:
     try:
         if not sample.dtype.is_numeric():
             return None
+        if getattr(sample.dtype, "is_float", lambda: False)():
+            sample = sample.fill_nan(None)  # polars keeps NaN as a value; pandas-like statistics skip it
         values = [
             len(sample) - sample.null_count(),
             sample.mean(),
