@@ -98,7 +98,7 @@ def test_history_is_bounded(shell, magics, o4_emulator):
 
 
 def test_thinking_line_then_reply(shell, o4_emulator):
-    result, captured = shell.run("%%o4\nThink first [[think:1.3]]")
+    result, captured = shell.run("%%o4\nThink first [[think:1.3]][[verbatim]]A short answer.")
     texts = markdown_outputs(captured)
     assert any("thinking… 1 s" in text for text in texts)
     assert "thinking" not in texts[-1]

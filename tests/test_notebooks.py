@@ -83,3 +83,23 @@ def test_totals_survive_a_kernel_restart(keyed_env, tmp_path, monkeypatch):
     costs = sorted(g["total_cost"] for g in keyed_env.generations.values())
     assert seen[0][0] == "1" and seen[1][0] == "2"
     assert float(seen[1][1]) == pytest.approx(sum(costs), abs=1e-8)
+
+
+@pytest.mark.timeout(240)
+def test_a_long_reply_ends_as_one_output_on_a_real_kernel(keyed_env, tmp_path):
+    """Frozen blocks are folded back when the reply ends: one output holds the whole reply; a cell that printed
+    first keeps its print, and the reply is still whole in one output (emptied parts hold nothing)."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("%load_ext o4_magics"),
+        nbformat.v4.new_code_cell("%%o4\nA long one [[slow:0.002]][[long:1500]]"),
+        nbformat.v4.new_code_cell("print('computed first')\n%o4 -n Another long one [[slow:0.002]][[long:1500]]"),
+    ]
+    client = NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    alone, after_print = notebook.cells[1], notebook.cells[2]
+    (output,) = alone.outputs
+    assert output["data"]["text/markdown"].count("\n\n") >= 20 and "<sub>" in output["data"]["text/markdown"]
+    assert after_print.outputs[0]["output_type"] == "stream" and "computed first" in after_print.outputs[0]["text"]
+    full = [out for out in after_print.outputs[1:] if out.get("data")]
+    assert len(full) == 1 and full[0]["data"]["text/markdown"].count("\n\n") >= 20

@@ -23,7 +23,7 @@ from .threads import Ticket
 __all__ = ["View", "NullView", "run", "TICK_S"]
 
 #: How often the cell's thread looks at a streaming call: the "thinking" clock, redraws, Stop and Ctrl-C.
-TICK_S = 0.1
+TICK_S = 0.05
 
 
 class View(Protocol):

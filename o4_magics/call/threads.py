@@ -16,17 +16,13 @@ from typing import Any
 MAIN_THREAD = "main"
 #: Turns kept per thread (only the newest that fit history_max_tokens are sent); older ones are dropped.
 MAX_TURNS_KEPT = 200
-#: What an image costs when its size is unknown (o4-mini's 1024x1024 worst case).
-WORST_IMAGE_TOKENS = 1762
 
 
 def _image_tokens(url: str, known: dict[str, int] | None) -> int:
     if known and url in known:
         return known[url]
-    try:
-        from ..context.tokens import image_url_tokens
-    except ImportError:  # pragma: no cover - older context package
-        return WORST_IMAGE_TOKENS
+    from ..context.tokens import image_url_tokens
+
     return image_url_tokens(url)
 
 
@@ -34,10 +30,8 @@ def _text_tokens(text: str, upper: bool) -> int:
     from ..context.tokens import estimate_tokens  # not at %load_ext time
 
     if upper:
-        try:
-            from ..context.tokens import token_upper_bound
-        except ImportError:  # pragma: no cover - older context package
-            return max(estimate_tokens(text), len(text.encode("utf-8")) // 2)
+        from ..context.tokens import token_upper_bound
+
         return token_upper_bound(text)
     return estimate_tokens(text)
 

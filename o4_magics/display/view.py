@@ -23,11 +23,13 @@ CURSOR = " ▌"
 FREEZE_MIN_CHARS = 200
 #: Bytes sent while streaming stay within this many times the text so far (plus BYTES_SLACK); the final
 #: frame adds one more copy, so the total stays within about (BYTES_FACTOR + 1) times the reply.
-BYTES_FACTOR = 1.6
-BYTES_SLACK = 1024
+BYTES_FACTOR = 1.0
+BYTES_SLACK = 512
 #: Past the byte budget (a huge block that cannot be frozen yet) a redraw waits this long and this much growth.
-SLOW_INTERVAL_S = 0.25
+SLOW_INTERVAL_S = 0.24
 GROWTH_STEP = 0.02
+#: The final output also carries a text/plain copy (for text-only frontends) up to this size.
+PLAIN_COPY_MAX_CHARS = 4096
 
 
 class Sink(Protocol):
@@ -43,9 +45,12 @@ class NotebookSink:
     """Outputs of the running cell that grow in place; the first is created at the first draw, so a call
     refused up front leaves no output. Frozen parts stay in their outputs; the live part gets a new one."""
 
-    def __init__(self) -> None:
+    def __init__(self, may_clear: Any = None) -> None:
         self._handles: list[Any] = []
         self._live: Any = None
+        #: ``may_clear(n)`` says whether the cell shows nothing but our ``n`` outputs (then the frozen parts are
+        #: cleared and one output is left); without it, the parts are emptied in place
+        self._may_clear = may_clear
 
     def _display(self, bundle: dict[str, str]) -> Any:
         from IPython.display import display
@@ -70,6 +75,13 @@ class NotebookSink:
     def finish(self, bundle: dict[str, str], *extra: dict[str, str]) -> None:
         if not self._handles:
             self._display(bundle)
+            return
+        if len(self._handles) > 1 and self._may_clear is not None and self._may_clear(len(self._handles)):
+            from IPython.display import clear_output
+
+            clear_output(wait=True)  # the cell showed only this reply: leave exactly one output
+            self._handles, self._live = [], None
+            self._live = self._display(bundle)
             return
         first, *rest = self._handles
         first.update(bundle, raw=True)
@@ -299,7 +311,9 @@ class ReplyView:
             else:
                 markdown = frozen_text + self._markdown(body, streaming=False)
             markdown = f"{header}{markdown}\n\n<sub>{escape_money(footer, self.frontend)}</sub>"
-            self.final = {"text/markdown": markdown.lstrip(), "text/plain": plain}
+            self.final = {"text/markdown": markdown.lstrip()}
+            if len(plain) <= PLAIN_COPY_MAX_CHARS:  # a long reply's markdown is its plain text already
+                self.final["text/plain"] = plain
         self._count(self.final)
         self.sink.finish(self.final)
 

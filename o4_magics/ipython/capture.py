@@ -74,6 +74,9 @@ class DisplayCapture:
         self.last_warnings: WarnedCell | None = None
         self._cell_warnings: list[str] = []
         self._original_showwarning: Any = None
+        self.cell_displays = 0
+        self.cell_writes = 0
+        self._hooked_streams: list[tuple[Any, Any]] = []
         self.last_cell_images = 0
         self._cell_images = 0
         self._hooked_publisher: Any = None
@@ -92,6 +95,13 @@ class DisplayCapture:
                 self.shell.events.unregister(event, callback)
             except ValueError:
                 pass
+        for stream, original in self._hooked_streams:
+            try:
+                if getattr(stream.write, "_o4_hook", False):
+                    stream.write = original
+            except (AttributeError, TypeError):
+                pass
+        self._hooked_streams = []
         publisher = self._hooked_publisher
         if publisher is not None and "publish" in vars(publisher):
             del publisher.publish  # the instance attribute we set; the class's method shows through again
@@ -130,6 +140,8 @@ class DisplayCapture:
         def publish(data: dict, *args: Any, **kwargs: Any) -> Any:
             try:
                 self._observe(data)
+                if not kwargs.get("update"):
+                    self.cell_displays += 1
             except Exception:  # recording must never break a display
                 pass
             return original(data, *args, **kwargs)
@@ -140,7 +152,35 @@ class DisplayCapture:
     def _pre_run_cell(self, info: Any) -> None:
         self._cell_images = 0
         self._cell_warnings = []
+        self.cell_displays = 0
+        self.cell_writes = 0
         self._hook_publisher()  # the kernel may have swapped publishers
+        self._hook_streams()
+
+    def _hook_streams(self) -> None:
+        """Count what the cell writes to stdout/stderr (so a reply knows whether the cell showed anything else)."""
+        import sys
+
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name, None)
+            if stream is None or getattr(getattr(stream, "write", None), "_o4_hook", False):
+                continue
+            original = stream.write
+
+            def write(text: Any, _original: Any = original) -> Any:
+                self.cell_writes += 1
+                return _original(text)
+
+            write._o4_hook = True  # type: ignore[attr-defined]
+            try:
+                stream.write = write
+            except (AttributeError, TypeError):  # a stream whose methods cannot be replaced: not counted
+                continue
+            self._hooked_streams.append((stream, original))
+
+    def only_this_call_showed(self, displays: int) -> bool:
+        """Whether the running cell displayed nothing but ``displays`` outputs of ours and wrote no text."""
+        return self.cell_writes == 0 and self.cell_displays <= displays
 
     def _post_run_cell(self, result: Any) -> None:
         self.last_cell_images = self._cell_images

@@ -28,8 +28,10 @@ def make_view(magics: Any, spec: Any) -> Any:
     host = server_host(magics)
     if is_terminal(magics.shell):
         return TerminalView(host=host, show_reasoning=spec.show_reasoning)
+    capture = getattr(magics, "capture", None)
+    may_clear = getattr(capture, "only_this_call_showed", None)
     return ReplyView(
-        NotebookSink(),
+        NotebookSink(may_clear),
         mode="text" if spec.format == "text" else "markdown",
         frontend=frontend_of(magics.shell),
         host=host,
