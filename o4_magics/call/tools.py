@@ -141,10 +141,12 @@ def parse_arguments(name: str, arguments: str) -> dict[str, Any]:
     try:
         parsed = json.loads(arguments or "{}")
     except ValueError as error:
+        where = f" ({error.msg} at character {error.pos})" if isinstance(error, json.JSONDecodeError) else ""
         raise ToolProblem(
-            f"The arguments of {name} are not valid JSON ({error.msg} at character {error.pos}); "
-            f"send a JSON object such as {example(name)}."
+            f"The arguments of {name} are not valid JSON{where}; send a JSON object such as {example(name)}."
         ) from None
+    except RecursionError:
+        raise ToolProblem(f"The arguments of {name} nest too deeply; send a flat JSON object.") from None
     if not isinstance(parsed, dict):
         raise ToolProblem(f"The arguments of {name} must be a JSON object such as {example(name)}.")
     return parsed
@@ -246,6 +248,10 @@ class Toolbox:
             return handler(**self._arguments(name, arguments))
         except ToolProblem as problem:
             return ToolResult(str(problem), f"{name}: {short_problem(str(problem))}", failed=True)
+        except Exception as error:  # an odd value: the model hears what failed, the loop goes on
+            detail = "" if self.private else f": {short_problem(str(error), 200)}"
+            text = f"{name} failed with {type(error).__name__}{detail}."
+            return ToolResult(text, f"{name}: failed with {type(error).__name__}", failed=True)
 
     def _arguments(self, name: str, arguments: str) -> dict[str, Any]:
         parsed = parse_arguments(name, arguments)
@@ -443,10 +449,10 @@ def code_result(session: Session, outcome: CellOutcome, *, private: bool = False
         parts.append(
             f"The user edited the code first; it ran as:\n```python\n{cut(outcome.code, limit)}\n```"
         )
-    for label, text in (("stdout", outcome.stdout), ("stderr", outcome.stderr)):
+    for label, text in (("stdout", outcome.stdout.rstrip("\n")), ("stderr", outcome.stderr.rstrip("\n"))):
         if text:
             if private:
-                parts.append(f"{label}: {text.count(chr(10)) + 1:,} line(s), not sent (privacy mode).")
+                parts.append(f"{label}: {len(text.splitlines()):,} line(s), not sent (privacy mode).")
             else:
                 parts.append(f"{label}:\n```\n{cut(text, limit)}\n```")
     if outcome.has_value:

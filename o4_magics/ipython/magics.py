@@ -107,21 +107,37 @@ class O4Magics(Magics, O4Settings):
 
             display({"text/markdown": dry_run_markdown(self.session, spec)}, raw=True)
             return None
-        return self._run(spec, out)
+        return self._run(spec, out, local_ns)
 
-    def _run(self, spec: Any, out: str | None) -> Any:
+    def _run(self, spec: Any, out: str | None, local_ns: dict | None = None) -> Any:
         from ..call.engine import run
         from .results import store_and_return
         from .views import make_view
 
         try:
-            reply = run(self.session, spec, make_view(self, spec))
+            if spec.tools:  # --tools: the model may look at the variables first (call.agent's bounded loop)
+                reply = self._run_agent(spec, make_view(self, spec), local_ns)
+            else:
+                reply = run(self.session, spec, make_view(self, spec))
         except O4Error:
             if out:
                 self.shell.user_ns[out] = None
             raise
         self.last_reply = reply
         return store_and_return(self.shell, spec.format, out, reply)
+
+    def _run_agent(self, spec: Any, view: Any, local_ns: dict | None) -> Any:
+        from collections import ChainMap
+
+        from ..call.agent import run_agent
+        from ..call.tools import Toolbox
+
+        user_ns = self.shell.user_ns
+        namespace = ChainMap(local_ns, user_ns) if local_ns is not None and local_ns is not user_ns else user_ns
+        toolbox = Toolbox(
+            self.session, namespace, capture=self.capture, hidden=self.shell.user_ns_hidden, private=spec.private
+        )
+        return run_agent(self.session, spec, view, toolbox=toolbox)
 
     # -- %o4_explain -------------------------------------------------------------------------------------
     @magic_arguments()
