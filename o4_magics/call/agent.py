@@ -39,10 +39,13 @@ class CodeRunner(Protocol):
     """How a front runs ``run_code``: show the cell, wait for the user (Run, Edit, Skip, Stop), run it.
 
     ``propose`` blocks until the user decided and the cell ran; it returns status ``stopped`` when ``cancel``
-    was set while it waited, and ``interrupted`` when the cell was interrupted (both end the loop).
+    was set while it waited, and ``interrupted`` when the cell was interrupted (both end the loop). ``shown``
+    is what the reply has drawn since the last proposed cell (tool lines, text; empty when nothing lasting).
     """
 
-    def propose(self, code: str, why: str, cancel: threading.Event | None) -> CellOutcome: ...
+    def propose(
+        self, code: str, why: str, cancel: threading.Event | None, shown: str = ""
+    ) -> CellOutcome: ...
 
 
 def _fence(text: str) -> str:
@@ -247,7 +250,7 @@ class _Loop:
             return ToolResult(str(problem), f"run_code: {short_problem(str(problem))}", failed=True)
         self.view.show()
         assert self.runner is not None
-        outcome = self.runner.propose(code, str(why or ""), self.cancel)
+        outcome = self.runner.propose(code, str(why or ""), self.cancel, shown=self.view.prefix())
         self.view.new_segment()
         if outcome.status == "stopped" or self.stopped():
             raise Interrupted(

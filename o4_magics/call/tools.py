@@ -418,6 +418,8 @@ class CellOutcome:
     images: list[tuple[str, bytes]] = field(default_factory=list)
     error: BaseException | None = None
     traceback: str = ""
+    #: every output the cell displayed, as mime bundles (the chat shows them; images also go to the model)
+    displayed: list[dict[str, Any]] = field(default_factory=list)
 
 
 def cut(text: str, limit: int) -> str:
