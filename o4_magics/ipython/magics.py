@@ -181,11 +181,14 @@ class O4Magics(Magics, O4Settings):
     def o4_chat(self, line: str = "") -> Any:
         """Show an inline chat with o4-mini that shares this notebook's conversation with %%o4.
 
-        Usage: ``%o4_chat [-t THREAD] [-m MODEL] [-e {low,medium,high}]``. Enter sends; the ¶ button
+        Usage: ``%o4_chat [-t THREAD] [-m MODEL] [-e {low,medium,high}] [--agent]``. Enter sends; the ¶ button
         switches to a multi-line box where the Send button sends. Stop cancels a streaming reply (what
         streamed is kept, marked stopped). The chat uses the notebook's main
         thread unless given -t, so a question asked with %%o4 can be followed up here, and the reverse.
         While another cell runs, the kernel handles the chat's clicks when that cell ends.
+
+        The Agent toggle (or ``--agent``) lets o4-mini look at your variables with read-only tools and
+        propose cells; a proposed cell shows with Run, Edit and Skip, and nothing runs until you click Run.
         """
         from ..widgets.chat import chat_magic
 

@@ -49,8 +49,9 @@ _ORDER = itertools.count()
 @argument("-t", "--thread", default=MAIN_THREAD, help="The conversation to continue (default: the main thread).")
 @argument("-m", "--model", default=None, help="OpenRouter model id (default: %%config O4Magics.model).")
 @argument("-e", "--effort", choices=("low", "medium", "high"), default=None, help="Reasoning effort.")
+@argument("--agent", action="store_true", help="Start in Agent mode (look-up tools, cells proposed for approval).")
 def _chat_arguments(line: str) -> None:
-    """%o4_chat [-t THREAD] [-m MODEL] [-e {low,medium,high}]"""
+    """%o4_chat [-t THREAD] [-m MODEL] [-e {low,medium,high}] [--agent]"""
 
 
 def _cell_id(shell: Any) -> str | None:
@@ -96,6 +97,7 @@ def chat_magic(magics: Any, line: str) -> None:
         user_ns=getattr(magics.shell, "user_ns", None),
     )
     chat.cell_id = cell
+    chat.agent.value = bool(args.agent)
     display(chat.widget)
 
 
