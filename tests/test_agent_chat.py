@@ -157,6 +157,7 @@ def test_stop_or_a_kernel_interrupt_ends_a_running_cell_and_the_loop(shell, agen
         wait_for(lambda: proposal.runner.running, 5)
         time.sleep(0.2)
         if how == "stop":
+            shell.display_pub.set_parent({"header": {}})  # what ipykernel does for a message on a subshell
             chat.stop_button.click()  # as a click arriving on another thread would
         else:
             os.kill(os.getpid(), signal.SIGINT)  # JupyterLab's interrupt button
@@ -218,6 +219,7 @@ def test_a_click_on_another_thread_runs_the_cell_on_the_main_thread(shell, agent
         def stop_when_running():  # the next click on the subshell, while the main thread runs the cell
             wait_for(lambda: proposal.runner.running, 5)
             time.sleep(0.2)
+            seen.append(proposal.status.value)
             chat.stop_button.click()
 
         threading.Thread(target=stop_when_running, name="subshell").start()
@@ -225,8 +227,10 @@ def test_a_click_on_another_thread_runs_the_cell_on_the_main_thread(shell, agent
             await asyncio.sleep(0.02)
         return proposal
 
+    seen: list[str] = []
     started = time.monotonic()
     proposal = asyncio.run(kernel())
+    assert "Running…" in seen[0]  # not "waiting for the kernel" once it runs
     assert time.monotonic() - started < 8
     assert shell.user_ns["ran_on"] == "MainThread" and proposal.outcome.status == "interrupted"
     assert chat.wait(5) and "finished" not in shell.user_ns

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError, IncompleteReply, Interrupted, O4Error
 from .reply import Reply, ledger_row
-from .request import build_request, prompt_estimate, prompt_upper_bound
+from .request import build_request, prompt_estimate, prompt_upper_bound, tools_tokens
 from .session import Session
 from .spec import CallSpec
 from .streaming import StreamingCall
@@ -165,7 +165,7 @@ def run(
             replayed.redactions = spec.redactions
             return _replayed(session, spec, replayed, view, ticket, messages)
     session.require_key()
-    upper = prompt_upper_bound(messages, spec.image_tokens)
+    upper = prompt_upper_bound(messages, spec.image_tokens) + tools_tokens(spec.tools, upper=True)
     try:
         _check_context(session, spec, upper)
         reservation = _reserve(session, spec, upper)
@@ -252,7 +252,7 @@ def _usage(session: Session, spec: CallSpec, messages: list, call: StreamingCall
             reasoning_guess = min(reasoning_guess, spec.max_tokens)
     return usage_from(
         raw,
-        prompt_estimate=prompt_estimate(messages, spec.image_tokens),
+        prompt_estimate=prompt_estimate(messages, spec.image_tokens) + tools_tokens(spec.tools),
         output_estimate=estimate_tokens(text),
         reasoning_estimate=reasoning_guess,
         model=spec.model,

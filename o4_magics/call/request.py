@@ -111,6 +111,15 @@ def prompt_estimate(messages: list[dict[str, Any]], image_tokens: dict[str, int]
     return 3 + sum(message_tokens(message, image_tokens) for message in messages)
 
 
+def tools_tokens(tools: list[dict[str, Any]], upper: bool = False) -> int:
+    """Prompt tokens of the tool definitions sent (the model reads them as part of the prompt)."""
+    if not tools:
+        return 0
+    import json
+
+    return message_tokens({"content": json.dumps(tools)}, upper=upper)
+
+
 def prompt_upper_bound(messages: list[dict[str, Any]], image_tokens: dict[str, int] | None = None) -> int:
     """A safe upper bound of the prompt tokens, for refusals and the budget's worst case."""
     return 3 + sum(message_tokens(message, image_tokens, upper=True) for message in messages)

@@ -3,7 +3,7 @@ asking for this question"), run only when the user says so, on the kernel's main
 
 Where approved code runs. The model's reply streams in the chat's worker thread, which waits (an Event) for
 the user's decision. The code itself runs on the kernel's main thread, like a cell: ``shell.run_cell(code,
-store_history=True)`` (an execution count, ``In``/``Out``, ``_``), inside ``capture_output()``. With ipykernel
+store_history=True)`` (an execution count, ``In``/``Out``, ``_``), its output captured. With ipykernel
 6, or JupyterLab's "comms over subshells" turned off, the Run click's comm handler already runs on the main
 thread, and runs the cell there. With ipykernel 7 and JupyterLab 4.4+ (comms over subshells, the default), the
 click arrives on a subshell thread: the handler hands the cell to the main thread's event loop
@@ -19,7 +19,9 @@ import asyncio
 import base64
 import contextlib
 import html
+import io
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -71,6 +73,26 @@ def _quiet(shell: Any) -> Iterator[None]:
                 delattr(owner, name)
 
 
+@contextlib.contextmanager
+def _captured(shell: Any) -> Iterator[tuple[io.StringIO, io.StringIO, list[dict[str, Any]]]]:
+    """What an approved cell prints and displays: like IPython's ``capture_output()``, but the stand-in
+    publisher takes the parent headers ipykernel gives it while other messages (Stop) are handled on
+    subshell threads; IPython's own has no ``set_parent``, and ipykernel would drop those messages."""
+    from IPython.core.displaypub import CapturingDisplayPublisher
+
+    class CellPublisher(CapturingDisplayPublisher):
+        def set_parent(self, parent: Any) -> None:
+            pass
+
+    out, err, publisher = io.StringIO(), io.StringIO(), CellPublisher()
+    saved = sys.stdout, sys.stderr, shell.display_pub
+    sys.stdout, sys.stderr, shell.display_pub = out, err, publisher
+    try:
+        yield out, err, publisher.outputs
+    finally:
+        sys.stdout, sys.stderr, shell.display_pub = saved
+
+
 def _traceback_text(error: BaseException) -> str:
     """The exception as a traceback of the cell's own frames (IPython's machinery left out)."""
     if isinstance(error, SyntaxError):
@@ -98,7 +120,13 @@ class CellRunner:
     def running(self) -> bool:
         return self._running
 
-    def submit(self, code: str, done: Callable[[CellOutcome], None], ticket: Any) -> None:
+    def submit(
+        self,
+        code: str,
+        done: Callable[[CellOutcome], None],
+        ticket: Any,
+        started: Callable[[], None] | None = None,
+    ) -> None:
         """Run ``code`` on the main thread and call ``done`` with the outcome (at once when already there, or
         when no kernel loop is known, as in tests); nothing runs once ``ticket.cancelled`` is set."""
 
@@ -106,6 +134,8 @@ class CellRunner:
             with self._lock:  # the same lock as stop(): a cell either starts (and can be interrupted) or not
                 start = not ticket.cancelled
                 self._running = start
+            if start and started is not None:
+                started()
             done(self.execute(code) if start else CellOutcome("stopped", code))
 
         loop = self.loop
@@ -130,8 +160,6 @@ class CellRunner:
     def execute(self, code: str) -> CellOutcome:
         """Run ``code`` like a cell (execution count, history, ``_``); what it printed, returned, displayed,
         raised, or that it was interrupted."""
-        from IPython.utils.capture import capture_output
-
         shell = self.shell
         outcome = CellOutcome("ok", code, cell=shell.execution_count)
         on_main = threading.current_thread() is threading.main_thread()
@@ -143,7 +171,7 @@ class CellRunner:
             try:
                 with self._lock:
                     self._running = True  # (submit() set it already; a direct call sets it here)
-                with _quiet(shell), capture_output() as captured:
+                with _quiet(shell), _captured(shell) as captured:
                     result = shell.run_cell(code, store_history=True)
             finally:
                 with self._lock:
@@ -176,17 +204,18 @@ class CellRunner:
         return status
 
     def _take_output(self, outcome: CellOutcome, captured: Any) -> None:
-        outcome.stdout, outcome.stderr = captured.stdout, captured.stderr
-        for output in captured.outputs:
+        out, err, outputs = captured
+        outcome.stdout, outcome.stderr = out.getvalue(), err.getvalue()
+        for output in outputs:
             for mime in ("image/png", "image/jpeg"):
-                payload = output.data.get(mime)
+                payload = output["data"].get(mime)
                 if payload:
                     raw = payload if isinstance(payload, bytes) else base64.b64decode(payload)
                     outcome.images.append((mime, raw))
                     if self.capture is not None:  # later look_at("last") and -i last see it too
                         self.capture.add(mime, raw, outcome.cell)
                     break
-        outcome.displayed = [dict(output.data) for output in captured.outputs]
+        outcome.displayed = [dict(output["data"]) for output in outputs]
 
 
 def _code_markdown(code: str) -> str:
@@ -239,7 +268,7 @@ class Proposal:
 
     STATUS = {
         "waiting": "Nothing runs until you click Run.",
-        "queued": "Waiting for the kernel (a cell is running)…",
+        "queued": "Waiting for the kernel to be free…",
         "running": "Running…",
         "skipped": "Skipped; it did not run.",
         "stopped": "Stopped; it did not run.",
@@ -311,7 +340,12 @@ class Proposal:
         on_main = threading.current_thread() is threading.main_thread()
         queued = not on_main and self.runner.loop is not None
         self.status.value = self._status_html("queued" if queued else "running")
-        self.runner.submit(code, lambda outcome: self._ran(outcome, edited=code != self.code), self)
+        self.runner.submit(
+            code,
+            lambda outcome: self._ran(outcome, edited=code != self.code),
+            self,
+            started=lambda: setattr(self.status, "value", self._status_html("running")),
+        )
 
     def _ran(self, outcome: CellOutcome, *, edited: bool) -> None:
         outcome.edited = edited
