@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 
 import pytest
 from conftest import final_markdown
@@ -232,3 +233,30 @@ def test_without_tools_nothing_changes(shell, o4_emulator):
     shell.run("%o4 hello [[call:list_variables]]")
     body = o4_emulator.chat_requests[-1].body
     assert "tools" not in body and "tool_choice" not in body and len(o4_emulator.chat_requests) == 1
+
+
+def test_ctrl_c_during_a_step_ends_the_question(shell, magics, o4_emulator):
+    import _thread
+    import threading
+
+    from o4_magics import Interrupted
+
+    shell.run(FRAME)
+
+    def interrupt_in_step_two():
+        deadline = time.monotonic() + 10
+        while len(o4_emulator.chat_requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        _thread.interrupt_main()  # Ctrl-C, or the kernel's interrupt button
+
+    threading.Thread(target=interrupt_in_step_two).start()
+    result, captured = shell.run(
+        '%%o4 --tools\n[[slow:0.3]][[long:300]] Look [[call:describe:{"name": "df"}]][[call:list_variables]]'
+    )
+    assert isinstance(result.error_in_exec, Interrupted)
+    assert len(o4_emulator.chat_requests) == 2
+    rows = ledger(magics)
+    assert [(row.source, row.status) for row in rows] == [("magic", "ok"), ("agent", "interrupted")]
+    shown = final_markdown(captured)
+    assert "🔧 looked at <code>df</code>" in shown and "⏹ interrupted" in shown

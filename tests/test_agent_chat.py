@@ -241,3 +241,35 @@ def test_without_agent_mode_no_tools_are_sent(make_chat, o4_emulator):
     ask(chat, "plain " + RUN % ("z = 1", "x"))
     assert chat.wait(10)
     assert "tools" not in o4_emulator.chat_requests[-1].body and len(o4_emulator.chat_requests) == 1
+
+
+def test_stop_during_a_later_step_ends_the_loop(magics, agent_chat, o4_emulator):
+    chat = agent_chat
+    ask(chat, '[[slow:0.3]][[long:300]] Look [[call:describe:{"name": "df"}]][[call:list_variables]]')
+    wait_for(lambda: len(o4_emulator.chat_requests) == 2, 10)  # step 2 is streaming
+    chat.stop_button.click()
+    assert chat.wait(5)
+    time.sleep(0.5)
+    assert len(o4_emulator.chat_requests) == 2  # no step after the stop
+    rows = list(reversed(magics.session.ledger.recent(limit=10)))
+    assert [(row.source, row.status) for row in rows] == [("chat", "ok"), ("agent", "interrupted")]
+    shown = chat.messages()[-1][1]
+    assert "🔧 looked at <code>df</code>" in shown and "⏹ stopped" in shown
+    assert f"{sum(row.cost_usd for row in rows):.5f}" in shown.rsplit("<sub>", 1)[1]
+    assert magics.session.threads.get("main").turns == []
+
+
+def test_a_cell_that_shows_an_image_sends_it_after_the_tool_message(shell, agent_chat, o4_emulator):
+    chat = agent_chat
+    code = (
+        "import io\\nfrom PIL import Image as _I\\nfrom IPython.display import Image, display\\n"
+        "_b = io.BytesIO(); _I.new('RGB', (40, 30), 'blue').save(_b, 'PNG')\\ndisplay(Image(_b.getvalue()))"
+    )
+    ask(chat, "Show " + RUN % (code, "draw"))
+    proposal_of(chat).run_button.click()
+    assert chat.wait(10)
+    messages = o4_emulator.chat_requests[-1].body["messages"]
+    assert [m["role"] for m in messages[-3:]] == ["assistant", "tool", "user"]
+    assert "It displayed 1 image(s); 1 sent in the next message." in messages[-2]["content"]
+    assert messages[-1]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert any("image/png" in out.get("data", {}) for out in proposal_of(chat).result.outputs)  # shown too
