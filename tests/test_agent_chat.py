@@ -143,7 +143,7 @@ def test_stop_while_a_cell_waits_ends_the_loop(magics, agent_chat, o4_emulator):
     assert "y" not in chat.user_ns
 
 
-SLOW = "import time\\nfor _ in range(200):\\n    time.sleep(0.05)\\nfinished = True"
+SLOW = "import time\\ntime.sleep(20)\\nfinished = True"  # one long call: Stop must break into it
 
 
 @pytest.mark.parametrize("how", ["stop", "kernel-interrupt"])

@@ -10,7 +10,8 @@ click arrives on a subshell thread: the handler hands the cell to the main threa
 (``call_soon_threadsafe``) and returns at once, so the subshell stays free for the next click (Stop). While our
 cell runs, ``SIGINT`` raises ``KeyboardInterrupt`` in it (we install ``signal.default_int_handler`` for the
 duration, as ipykernel does while a cell runs), so a kernel interrupt ends the cell; Stop does the same with
-``_thread.interrupt_main()``, only while our cell is running. An interrupted cell ends the agent's loop.
+``signal.pthread_kill(main thread, SIGINT)``, only while our cell is running. An interrupted cell ends the
+agent's loop.
 """
 
 from __future__ import annotations
@@ -147,14 +148,22 @@ class CellRunner:
 
     def stop(self, ticket: Any) -> bool:
         """Cancel ``ticket``'s cell: True when it was running and got ``KeyboardInterrupt`` (on the main
-        thread); False when it had not started (it never will)."""
-        import _thread
+        thread); False when it had not started (it never will).
 
+        A real SIGINT to the main thread (``pthread_kill``), as the kernel's interrupt button sends:
+        ``_thread.interrupt_main()`` only sets a flag, which a cell blocked in ``time.sleep(30)`` or a socket
+        read would see only when that call returns."""
         with self._lock:
             ticket.cancelled = True
             if not self._running:
                 return False
-            _thread.interrupt_main()
+            kill = getattr(signal, "pthread_kill", None)
+            if kill is not None:
+                kill(threading.main_thread().ident, signal.SIGINT)
+            else:  # pragma: no cover - Windows
+                import _thread
+
+                _thread.interrupt_main()
             return True
 
     def execute(self, code: str) -> CellOutcome:
