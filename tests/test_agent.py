@@ -69,6 +69,12 @@ def test_lookups_go_over_the_wire_and_the_answer_quotes_them(shell, magics, o4_e
     assert f"${total:.5f}" in footer and "3 steps, 2 tool calls" in footer
     assert magics.last_reply.cost == pytest.approx(total)
     assert [call.name for call in magics.last_reply.tool_calls] == ["list_variables", "describe"]
+    from o4_magics.widgets.usage_panel import UsagePanel
+
+    panel = UsagePanel(magics.session)  # each step is a call in the usage panel
+    assert panel.totals["calls"] == 3 and panel.totals["cost_usd"] == pytest.approx(total)
+    assert len(panel.recent) == 3
+    panel.close()
 
 
 def test_look_at_sends_images_after_the_tool_messages(shell, magics, o4_emulator):
