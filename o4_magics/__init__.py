@@ -67,7 +67,9 @@ def ask(prompt: str, **options: Any) -> Reply:
 
     Options: ``model``, ``effort``, ``system``, ``max_tokens``, ``thread``, ``new``, ``stream``, ``format``
     (``"json"`` fills ``reply.parsed``), ``cache``, ``private``, ``vars`` (a dict of name -> value, attached
-    as labelled blocks) and ``images`` (a list). Every option is checked before anything is sent, by the same
+    as labelled blocks), ``images`` (a list) and ``tools`` (True: the model may call the read-only look-up tools
+    on the notebook's variables and ``vars`` first, as ``%%o4 --tools``; the Reply sums every step). Every
+    option is checked before anything is sent, by the same
     rules as the magics; every failure raises an ``O4Error`` subclass. Uses the loaded extension's settings
     and threads when inside IPython.
     """

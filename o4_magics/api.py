@@ -45,6 +45,7 @@ def ask(
     format: str = "markdown",
     cache: bool | None = None,
     private: bool | None = None,
+    tools: bool | None = None,
     session: Session | None = None,
 ) -> Reply:
     """See ``o4_magics.ask``."""
@@ -64,5 +65,25 @@ def ask(
         private=private,
         values=vars,
         images=images,
+        tools=tools,
     )
-    return run(session, prepare(session, request))
+    spec = prepare(session, request)
+    if spec.tools:
+        return _run_agent(session, spec, vars)
+    return run(session, spec)
+
+
+def _run_agent(session: Session, spec: Any, values: dict[str, Any] | None) -> Reply:
+    """``tools=True``: the same bounded loop as ``%%o4 --tools``, over the notebook's variables (when inside
+    IPython) and ``vars``."""
+    from .call.agent import run_agent
+    from .call.tools import Toolbox
+
+    shell = session.shell
+    namespace = {**(getattr(shell, "user_ns", None) or {}), **(values or {})}
+    capture = next(
+        (c.capture for c in getattr(shell, "configurables", []) if type(c).__name__ == "O4Magics"), None
+    )
+    hidden = getattr(shell, "user_ns_hidden", None)
+    toolbox = Toolbox(session, namespace, capture=capture, hidden=hidden, private=spec.private)
+    return run_agent(session, spec, toolbox=toolbox)

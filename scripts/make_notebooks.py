@@ -315,11 +315,113 @@ Write a complete tutorial on gradient boosting, with derivations and code.""", r
     code("%o4_usage --all"),
 ]
 
+# -- agent ------------------------------------------------------------------------------------------------
+
+AGENT_SALES = """\
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+rng = np.random.default_rng(3)
+days = pd.date_range("2024-01-01", periods=120, freq="D")
+sales = pd.DataFrame(
+    {
+        "day": np.tile(days, 3),
+        "store": np.repeat(["Lyon", "Paris", "Nice"], len(days)),
+        "revenue": rng.lognormal(7, 0.4, 3 * len(days)).round(2),
+        "discount": rng.choice([0.0, 0.1, 0.2, np.nan], 3 * len(days), p=[0.6, 0.2, 0.1, 0.1]),
+    }
+)
+fig, ax = plt.subplots(figsize=(6, 3))
+weekly = sales.pivot(index="day", columns="store", values="revenue").rolling(7).mean()
+weekly.plot(ax=ax, title="7-day mean revenue")
+ax.set_ylabel("revenue")"""
+
+AGENT_STEER = """\
+# The offline emulator calls tools only where a prompt names them ([[call:...]] markers); o4-mini decides by
+# itself. On OpenRouter these strings are empty, so the prompts below are plain questions.
+offline = "openrouter.ai" not in endpoint
+look_around = (
+    '[[call:list_variables]][[call:describe:{"name": "sales", "columns": ["revenue", "discount"]}]]'
+    if offline
+    else ""
+)
+look_at_plot = '[[call:look_at:{"image": "fig"}]]' if offline else ""
+"""
+
+AGENT = [
+    md("""
+# Let o4-mini look at your data: `--tools` and the chat's Agent mode
+
+Instead of attaching values yourself (`-v df`), let o4-mini look: with `--tools` on `%%o4`, `%o4` and
+`%o4_explain` (and `ask(..., tools=True)`) the model may call three **read-only** tools before it answers:
+
+- `list_variables()`: names, types, shapes and sizes of your values (no modules, no private or IPython names);
+- `describe(name, columns?, rows?)`: the same compact block `-v name` sends, optionally narrowed to some
+  columns or rows of a dataframe;
+- `look_at(image)`: a figure variable, `last` (the last image a cell displayed) or a cell number.
+
+Each call shows in the reply as one collapsed line (open it to see exactly what the model was given). A question
+is at most `O4Magics.agent_max_steps` (default 8) model calls; each call is a row in the usage ledger, the budget
+is checked before each one, and the footer gives the question's total. `--private` limits every tool to
+structure (names, types, shapes, null counts): no cell value leaves.
+"""),
+    *setup_cells(),
+    code(AGENT_SALES),
+    code(AGENT_STEER),
+    md("""
+## Look-ups with `--tools`
+
+o4-mini lists the variables, then describes the two columns it needs.
+"""),
+    code("""
+%%o4 --tools
+Which columns of my sales data have missing values, and is revenue skewed? {look_around}"""),
+    md("""
+## Looking at a figure
+
+`look_at` sends the figure as an image, after the tool results.
+"""),
+    code("%o4 --tools What does my plot show? {look_at_plot}"),
+    md("""
+## A follow-up knows what the tools saw
+
+The thread keeps the tool calls and their results (truncated), so a plain follow-up can build on them.
+"""),
+    code("%o4 From what you saw, what would you clean first?"),
+    md("""
+## From Python, in privacy mode
+
+`ask(..., tools=True)` runs the same loop. With `private=True` the tools read structure only: the store names,
+the revenues and the plot never leave the notebook.
+"""),
+    code("""
+import o4_magics
+
+reply = o4_magics.ask("Which columns could I group by? " + look_around, tools=True, private=True)
+print(reply.text[:300])
+print(" · ".join(reply.notes))"""),
+    md("""
+## Agent mode in the chat
+
+`%o4_chat --agent` (or the **Agent** toggle) adds a fourth tool, `run_code(code, why)`: o4-mini may propose a
+cell. It appears in the chat as highlighted code with **Run**, **Edit** and **Skip**, and **nothing runs until
+you click Run**. An approved cell runs in your namespace like any cell (it gets an execution count and its
+place in the history); what it prints, its value, the images it shows and any exception go back to o4-mini and
+show in the chat. "Run without asking for this question" is an opt-in that lasts one question. Stop, or the
+kernel's interrupt button, ends a running cell and the question.
+
+Try: *"What is the total revenue per store? Check it with a cell."*
+"""),
+    code("%o4_chat --agent"),
+]
+
 NOTEBOOK_CELLS = {
     "explain-dataframes.ipynb": EXPLAIN_DATAFRAMES,
     "explain-plots.ipynb": explain_plots(),
     "chat.ipynb": CHAT,
     "cost-control.ipynb": COST_CONTROL,
+    "agent.ipynb": AGENT,
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError, IncompleteReply, Interrupted, O4Error
 from .reply import Reply, ledger_row
-from .request import build_request, prompt_estimate, prompt_upper_bound
+from .request import build_request, prompt_estimate, prompt_upper_bound, tools_tokens
 from .session import Session
 from .spec import CallSpec
 from .streaming import StreamingCall
@@ -171,7 +171,7 @@ def run(
             replayed.redactions = spec.redactions
             return _replayed(session, spec, replayed, view, ticket, messages)
     session.require_key()
-    upper = prompt_upper_bound(messages, spec.image_tokens)
+    upper = prompt_upper_bound(messages, spec.image_tokens) + tools_tokens(spec.tools, upper=True)
     try:
         _check_context(session, spec, upper)
         reservation = _reserve(session, spec, upper)
@@ -243,7 +243,9 @@ def _usage(session: Session, spec: CallSpec, messages: list, call: StreamingCall
     result = call.result if call is not None else None
     raw = result.usage if result is not None else None
     has_cost = bool(raw) and raw.get("cost") is not None
-    streamed = result is not None and (result.size or result.reasoning_size)
+    streamed = result is not None and (result.size or result.reasoning_size or result.tool_calls)
+    if result is not None and result.tool_calls:  # function calls are output too
+        text += "".join(f" {found.name} {found.arguments}" for found in result.tool_calls.values())
     reached = call is not None and (streamed or getattr(call, "_response", None) is not None)
     billed = bool(streamed) or (isinstance(error, Interrupted) and reached)
     thinking_s = 0.0
@@ -256,7 +258,7 @@ def _usage(session: Session, spec: CallSpec, messages: list, call: StreamingCall
             reasoning_guess = min(reasoning_guess, spec.max_tokens)
     return usage_from(
         raw,
-        prompt_estimate=prompt_estimate(messages, spec.image_tokens),
+        prompt_estimate=prompt_estimate(messages, spec.image_tokens) + tools_tokens(spec.tools),
         output_estimate=estimate_tokens(text),
         reasoning_estimate=reasoning_guess,
         model=spec.model,
@@ -299,7 +301,12 @@ def _conclude(
         reasoning_s=_reasoning_seconds(result, started),
         redactions=spec.redactions + found_in_text + found_in_reasoning,
     )
-    if error is None:
+    if result is not None and result.tool_calls:  # an agent step: the functions called, and what to pass back
+        from .reply import merge_reasoning_details
+
+        reply.tool_calls = [result.tool_calls[index] for index in sorted(result.tool_calls)]
+        reply.reasoning_details = merge_reasoning_details(result.reasoning_details)
+    if error is None and not reply.tool_calls:
         from .formats import check_format
 
         reply.parsed, error = check_format(spec.format, reply.text, spec.source)
@@ -309,10 +316,13 @@ def _conclude(
     if error is not None:
         reply.status, reply.error = error.status, session.scrub(str(error))
         error.partial_text = reply.text
-    if error is None:
+    if error is None and spec.file_turn:
+        from .request import user_message_index
+
+        user_at = user_message_index(kwargs, spec)  # an agent's exchange follows the user's message
         session.threads.complete(
-            ticket, kwargs["messages"][-1], {"role": "assistant", "content": reply.text}, private=spec.private,
-            model=reply.model,
+            ticket, kwargs["messages"][user_at], {"role": "assistant", "content": reply.text}, private=spec.private,
+            model=reply.model, exchange=kwargs["messages"][user_at + 1 :],
         )
         if cache_key is not None and reply.finish_reason == "stop":
             from .replay import store_in_cache

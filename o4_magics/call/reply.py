@@ -37,6 +37,11 @@ class Reply:
     #: credentials redacted from the request and the reply
     redactions: int = 0
     notes: list[str] = field(default_factory=list)  # extra footer marks, e.g. the budget warning
+    #: the functions the model called (``call.streaming.ToolCall``: id, name, arguments); for an agent
+    #: question's reply, every call of every step, in order
+    tool_calls: list[Any] = field(default_factory=list)
+    #: OpenRouter's ``reasoning_details`` items, streamed fragments merged; passed back with tool calls
+    reasoning_details: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def cost(self) -> float:
@@ -48,6 +53,30 @@ class Reply:
     def __repr__(self) -> str:
         preview = self.text[:60] + ("…" if len(self.text) > 60 else "")
         return f"Reply({preview!r}, model={self.model!r}, cost=${self.cost:.6f}, status={self.status!r})"
+
+
+def merge_reasoning_details(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Streamed ``reasoning_details`` fragments joined into whole items, in order, as a non-streamed reply
+    carries them: consecutive pieces of one item (same type and index, no other id) have their text, summary
+    or data concatenated; other fields come from the latest piece that has them (a signature arrives last).
+    Items without an index are never merged."""
+    merged: list[dict[str, Any]] = []
+    for item in items:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and item.get("index") is not None
+            and (last.get("type"), last.get("index")) == (item.get("type"), item.get("index"))
+            and item.get("id") in (None, last.get("id"))
+        ):
+            for key, value in item.items():
+                if key in ("text", "summary", "data") and isinstance(value, str):
+                    last[key] = (last.get(key) or "") + value
+                elif value is not None:
+                    last[key] = value
+            continue
+        merged.append(dict(item))
+    return merged
 
 
 def ledger_row(session: Any, spec: Any, reply: Reply) -> Any:

@@ -22,7 +22,17 @@ DISPLAY_ONLY_FIELDS = ("stream", "stream_options")
 
 def system_text(spec: CallSpec) -> str:
     extra = {"json": JSON_INSTRUCTION, "code": CODE_INSTRUCTION}.get(spec.format, "")
-    return "\n\n".join(part for part in (spec.system, extra) if part)
+    tools = tools_instruction(spec)
+    return "\n\n".join(part for part in (spec.system, tools, extra) if part)
+
+
+def tools_instruction(spec: CallSpec) -> str:
+    """What the system prompt says about the tools sent (empty without tools)."""
+    if not spec.tools:
+        return ""
+    from .tools import instruction
+
+    return instruction(spec.tools, private=spec.private)
 
 
 def build_messages(session: Session, spec: CallSpec) -> list[dict[str, Any]]:
@@ -34,12 +44,18 @@ def build_messages(session: Session, spec: CallSpec) -> list[dict[str, Any]]:
     system = system_text(spec)
     if system:
         messages.append({"role": "system", "content": system})
-    if not spec.new:
+    if spec.history is not None:
+        messages.extend(spec.history)
+    elif not spec.new:
         messages.extend(
             session.threads.history(spec.thread, session.settings.history_max_tokens, private_only=spec.private)
         )
     messages.append({"role": "user", "content": spec.content})
+    messages.extend(spec.extra_messages)
     redacted, _ = session.redactor.redact_value(messages)
+    for sent, original in zip(redacted, messages, strict=True):
+        if "reasoning_details" in original:  # passed back exactly as the model sent them (OpenRouter's rule)
+            sent["reasoning_details"] = original["reasoning_details"]
     return redacted
 
 
@@ -65,7 +81,15 @@ def request_kwargs(spec: CallSpec, messages: list[dict[str, Any]]) -> dict[str, 
         kwargs["max_tokens"] = spec.max_tokens
     if spec.format == "json":
         kwargs["response_format"] = {"type": "json_object"}
+    if spec.tools:
+        kwargs["tools"] = spec.tools
+        kwargs["tool_choice"] = spec.tool_choice
     return kwargs
+
+
+def user_message_index(kwargs: dict[str, Any], spec: CallSpec) -> int:
+    """Where the user's message sits in the request's messages (an agent step's exchange follows it)."""
+    return len(kwargs["messages"]) - 1 - len(spec.extra_messages)
 
 
 def build_request(session: Session, spec: CallSpec) -> dict[str, Any]:
@@ -85,6 +109,15 @@ def cache_fields(kwargs: dict[str, Any], base_url: str) -> dict[str, Any]:
 def prompt_estimate(messages: list[dict[str, Any]], image_tokens: dict[str, int] | None = None) -> int:
     """Estimated prompt tokens of ``messages`` (offline; images at their real size when known)."""
     return 3 + sum(message_tokens(message, image_tokens) for message in messages)
+
+
+def tools_tokens(tools: list[dict[str, Any]], upper: bool = False) -> int:
+    """Prompt tokens of the tool definitions sent (the model reads them as part of the prompt)."""
+    if not tools:
+        return 0
+    import json
+
+    return message_tokens({"content": json.dumps(tools)}, upper=upper)
 
 
 def prompt_upper_bound(messages: list[dict[str, Any]], image_tokens: dict[str, int] | None = None) -> int:

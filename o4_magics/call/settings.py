@@ -66,6 +66,13 @@ class O4Settings(Configurable):
         config=True
     )
     warm_up = Bool(True, help="Prepare the HTTP client in the background after %load_ext.").tag(config=True)
+    agent_max_steps = Int(
+        8, help="Model calls per question at most when the model may use tools (--tools, the chat's Agent mode)."
+    ).tag(config=True)
+
+    @validate("agent_max_steps")
+    def _check_agent_max_steps(self, proposal: Any) -> Any:
+        return _positive("agent_max_steps", proposal["value"])
 
     @validate("max_tokens")
     def _check_max_tokens(self, proposal: Any) -> Any:

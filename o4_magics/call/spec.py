@@ -31,6 +31,7 @@ MAGIC_NAMES = {
     "out": "-o/--out",
     "vars": "-v/--var",
     "images": "-i/--image",
+    "tools": "--tools",
 }
 ASK_NAMES = {name: f"{name}=" for name in MAGIC_NAMES} | {"prompt": "the prompt"}
 SOURCES = ("magic", "explain", "chat", "ask", "agent")
@@ -58,6 +59,10 @@ class Ask:
     images: Any = None
     cell: int | None = None
     show_reasoning: Any = None
+    #: the look-up tools (``--tools``, the chat's agent mode, ``ask(tools=True)``): the model may read variables
+    tools: Any = None
+    #: also offer ``run_code`` (the chat's agent mode only: each cell waits for the user's approval)
+    run_code: bool = False
     #: how this front spells each option, for messages
     names: dict[str, str] = field(default_factory=lambda: dict(ASK_NAMES))
 
@@ -87,6 +92,16 @@ class CallSpec:
     placeholders: dict[str, str] = field(default_factory=dict)
     #: image token estimates, by data URL (real sizes, not the 1024x1024 worst case)
     image_tokens: dict[str, int] = field(default_factory=dict)
+    #: function tools sent with the request (JSON-schema ``tools``); empty: none (see ``call.tools``)
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    #: ``tool_choice`` when tools are sent: "auto", or "none" on an agent question's last allowed step
+    tool_choice: str = "auto"
+    #: an agent question's exchange so far, sent after the user's message: assistant tool calls, tool results
+    extra_messages: list[dict[str, Any]] = field(default_factory=list)
+    #: the thread's history to send instead of reading the thread (an agent question reads it once)
+    history: list[dict[str, Any]] | None = None
+    #: file the exchange in the thread when it succeeds (an agent question files only its last step)
+    file_turn: bool = True
 
 
 def _text(value: Any, name: str, *, empty_ok: bool = False) -> str:
@@ -168,10 +183,11 @@ def check_options(ask: Ask, settings: Any) -> dict[str, Any]:
         name: check_flag(*_setting(ask, name, settings)) for name in ("stream", "cache", "private")
     }
     show_reasoning = check_flag(*_setting(ask, "show_reasoning", settings))
+    tools = False if ask.tools is None else check_flag(ask.tools, ask.names.get("tools", "tools"))
     return {
         "prompt": prompt, "model": model, "effort": effort, "system": system, "max_tokens": max_tokens,
         "format": fmt, "thread": thread, "new": check_flag(ask.new, "new"), "show_reasoning": show_reasoning,
-        **flags,
+        "tools": tools, **flags,
     }
 
 
@@ -200,4 +216,13 @@ def prepare(session: Session, ask: Ask) -> CallSpec:
         redactions=content.redactions,
         placeholders=content.placeholders,
         image_tokens=content.image_tokens,
+        tools=_tool_schemas(options["tools"], ask.run_code),
     )
+
+
+def _tool_schemas(tools: bool, run_code: bool) -> list[dict[str, Any]]:
+    if not tools:
+        return []
+    from .tools import tool_schemas
+
+    return tool_schemas(run_code=run_code)

@@ -43,6 +43,9 @@ def message_tokens(message: dict[str, Any], image_tokens: dict[str, int] | None 
     """
     content = message.get("content")
     total = 4
+    for call in message.get("tool_calls") or []:  # an assistant's function calls: names and arguments
+        function = call.get("function") or {}
+        total += 4 + _text_tokens(f"{function.get('name', '')} {function.get('arguments', '')}", upper)
     if isinstance(content, str):
         return total + _text_tokens(content, upper)
     for part in content or []:
@@ -66,6 +69,35 @@ class Turn:
     seq: int = 0
     #: the model that answered (the chat labels turns by it)
     model: str = ""
+    #: an agent question's tool calls and their results, between ``user`` and ``assistant`` (truncated)
+    exchange: list[dict[str, Any]] = field(default_factory=list)
+
+    def messages(self, newest: bool = True) -> list[dict[str, Any]]:
+        """The turn as chat messages: user, the tool exchange, assistant (images only in the newest)."""
+        user = self.user if newest else without_images(self.user)
+        return [user, *self.exchange, self.assistant]
+
+
+#: Characters of each tool result a thread keeps for later questions (the rest is cut, and says so).
+EXCHANGE_RESULT_CHARS = 2000
+EXCHANGE_CUT = "\n[… cut here in the thread's history]"
+EXCHANGE_IMAGE_NOTE = "[images from the tools were shown here; not sent again]"
+
+
+def compact_exchange(exchange: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """An agent question's exchange as a thread keeps it: tool results cut to ``EXCHANGE_RESULT_CHARS``,
+    images replaced by a note, reasoning items dropped (they only matter within the question)."""
+    kept: list[dict[str, Any]] = []
+    for message in exchange or []:
+        message = {key: value for key, value in message.items() if key != "reasoning_details"}
+        content = message.get("content")
+        if message.get("role") == "user" and not isinstance(content, str):
+            texts = [part.get("text", "") for part in content or [] if part.get("type") == "text"]
+            message["content"] = "\n".join([*texts, EXCHANGE_IMAGE_NOTE])
+        elif isinstance(content, str) and len(content) > EXCHANGE_RESULT_CHARS:
+            message["content"] = content[:EXCHANGE_RESULT_CHARS] + EXCHANGE_CUT
+        kept.append(message)
+    return kept
 
 
 @dataclass
@@ -123,17 +155,21 @@ class ThreadStore:
 
     def complete(
         self, ticket: Ticket, user: dict[str, Any], assistant: dict[str, Any], *, private: bool = False,
-        model: str = "",
+        model: str = "", exchange: list[dict[str, Any]] | None = None,
     ) -> bool:
-        """File a finished exchange at its ticket's place; False (dropped) if the thread was reset since."""
+        """File a finished exchange at its ticket's place; False (dropped) if the thread was reset since.
+
+        ``exchange``: an agent question's tool calls and results, kept truncated (``compact_exchange``)."""
         thread = self.get(ticket.thread)
+        kept = compact_exchange(exchange)
         turn = Turn(
             user=user,
             assistant=assistant,
-            tokens=message_tokens(user) + message_tokens(assistant),
+            tokens=message_tokens(user) + message_tokens(assistant) + sum(message_tokens(m) for m in kept),
             private=private,
             seq=ticket.seq,
             model=model,
+            exchange=kept,
         )
         with self._lock:
             if thread.epoch != ticket.epoch:
@@ -172,8 +208,7 @@ class ThreadStore:
             used += cost
         messages: list[dict[str, Any]] = []
         for index, turn in enumerate(reversed(chosen)):
-            newest = index == len(chosen) - 1
-            messages.extend([turn.user if newest else without_images(turn.user), turn.assistant])
+            messages.extend(turn.messages(newest=index == len(chosen) - 1))
         return messages
 
 
@@ -190,4 +225,5 @@ def without_images(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def without_images_tokens(turn: Turn) -> int:
-    return message_tokens(without_images(turn.user)) + message_tokens(turn.assistant)
+    exchange = sum(message_tokens(message) for message in turn.exchange)
+    return message_tokens(without_images(turn.user)) + message_tokens(turn.assistant) + exchange

@@ -27,5 +27,6 @@ def ask_from_args(args: Any, prompt: str, *, source: str, shell: Any, values: di
         images=images or None,
         cell=current_cell(shell),
         show_reasoning=False if getattr(args, "no_reasoning", False) else None,
+        tools=True if getattr(args, "tools", None) else None,
         names=dict(MAGIC_NAMES),
     )

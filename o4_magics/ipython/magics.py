@@ -107,21 +107,37 @@ class O4Magics(Magics, O4Settings):
 
             display({"text/markdown": dry_run_markdown(self.session, spec)}, raw=True)
             return None
-        return self._run(spec, out)
+        return self._run(spec, out, local_ns)
 
-    def _run(self, spec: Any, out: str | None) -> Any:
+    def _run(self, spec: Any, out: str | None, local_ns: dict | None = None) -> Any:
         from ..call.engine import run
         from .results import store_and_return
         from .views import make_view
 
         try:
-            reply = run(self.session, spec, make_view(self, spec))
+            if spec.tools:  # --tools: the model may look at the variables first (call.agent's bounded loop)
+                reply = self._run_agent(spec, make_view(self, spec), local_ns)
+            else:
+                reply = run(self.session, spec, make_view(self, spec))
         except O4Error:
             if out:
                 self.shell.user_ns[out] = None
             raise
         self.last_reply = reply
         return store_and_return(self.shell, spec.format, out, reply)
+
+    def _run_agent(self, spec: Any, view: Any, local_ns: dict | None) -> Any:
+        from collections import ChainMap
+
+        from ..call.agent import run_agent
+        from ..call.tools import Toolbox
+
+        user_ns = self.shell.user_ns
+        namespace = ChainMap(local_ns, user_ns) if local_ns is not None and local_ns is not user_ns else user_ns
+        toolbox = Toolbox(
+            self.session, namespace, capture=self.capture, hidden=self.shell.user_ns_hidden, private=spec.private
+        )
+        return run_agent(self.session, spec, view, toolbox=toolbox)
 
     # -- %o4_explain -------------------------------------------------------------------------------------
     @magic_arguments()
@@ -165,11 +181,14 @@ class O4Magics(Magics, O4Settings):
     def o4_chat(self, line: str = "") -> Any:
         """Show an inline chat with o4-mini that shares this notebook's conversation with %%o4.
 
-        Usage: ``%o4_chat [-t THREAD] [-m MODEL] [-e {low,medium,high}]``. Enter sends; the ¶ button
+        Usage: ``%o4_chat [-t THREAD] [-m MODEL] [-e {low,medium,high}] [--agent]``. Enter sends; the ¶ button
         switches to a multi-line box where the Send button sends. Stop cancels a streaming reply (what
         streamed is kept, marked stopped). The chat uses the notebook's main
         thread unless given -t, so a question asked with %%o4 can be followed up here, and the reverse.
         While another cell runs, the kernel handles the chat's clicks when that cell ends.
+
+        The Agent toggle (or ``--agent``) lets o4-mini look at your variables with read-only tools and
+        propose cells; a proposed cell shows with Run, Edit and Skip, and nothing runs until you click Run.
         """
         from ..widgets.chat import chat_magic
 

@@ -40,6 +40,9 @@ CALL_ARGUMENTS = [
     argument("--no-interp", action="store_true", help="Send the prompt as written: no {name} interpolation."),
     argument("--no-reasoning", action="store_true",
              help="Do not show o4-mini's reasoning summary (default: O4Magics.show_reasoning)."),
+    argument("--tools", action="store_true", default=None,
+             help="Let the model look at your variables and images with read-only tools (list_variables, "
+                  "describe, look_at) before answering; at most O4Magics.agent_max_steps calls."),
 ]
 
 

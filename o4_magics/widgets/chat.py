@@ -49,8 +49,9 @@ _ORDER = itertools.count()
 @argument("-t", "--thread", default=MAIN_THREAD, help="The conversation to continue (default: the main thread).")
 @argument("-m", "--model", default=None, help="OpenRouter model id (default: %%config O4Magics.model).")
 @argument("-e", "--effort", choices=("low", "medium", "high"), default=None, help="Reasoning effort.")
+@argument("--agent", action="store_true", help="Start in Agent mode (look-up tools, cells proposed for approval).")
 def _chat_arguments(line: str) -> None:
-    """%o4_chat [-t THREAD] [-m MODEL] [-e {low,medium,high}]"""
+    """%o4_chat [-t THREAD] [-m MODEL] [-e {low,medium,high}] [--agent]"""
 
 
 def _cell_id(shell: Any) -> str | None:
@@ -96,7 +97,14 @@ def chat_magic(magics: Any, line: str) -> None:
         user_ns=getattr(magics.shell, "user_ns", None),
     )
     chat.cell_id = cell
+    chat.agent.value = bool(args.agent)
     display(chat.widget)
+
+
+def _main_loop() -> Any:
+    from .agent_view import main_loop
+
+    return main_loop()
 
 
 def _registry(session: Any) -> weakref.WeakSet:
@@ -206,6 +214,8 @@ class ChatWidget(ChatLayout):
         for old in live[:-MAX_LIVE_CHATS]:
             old.close()
         self.widget.observe(self._on_comm_change, names="comm")
+        self._agent_runner: Any = None  # Agent mode's proposed cells (widgets.agent_view), made when first used
+        self._main_loop = _main_loop()  # where approved cells run when clicks arrive on a subshell thread
 
     def _on_comm_change(self, change: dict) -> None:
         if change.get("new") is None:  # the widget was closed (its output cleared and the model closed)
@@ -311,9 +321,11 @@ class ChatWidget(ChatLayout):
         self._sync()
         try:
             values, images, note = picked(self.picker.value, self.user_ns, self.capture)
+            agent = bool(self.agent.value)  # Agent mode: look-up tools, and run_code with the user's approval
             ask = Ask(
                 prompt=prompt, source="chat", model=self.model, effort=self.effort, thread=self.thread,
                 stream=True, values=values, images=images, names=dict(MAGIC_NAMES),
+                tools=True if agent else None, run_code=agent,
             )
             spec = prepare(self.session, ask)
         except O4Error as error:  # an attachment or option that cannot be used: say so, keep the text
@@ -355,7 +367,10 @@ class ChatWidget(ChatLayout):
 
     def _run(self, spec: Any, view: ReplyView, ticket: Any) -> None:
         try:
-            run(self.session, spec, view, cancel=self._cancel, ticket=ticket)
+            if spec.tools:
+                self._run_agent(spec, view, ticket)
+            else:
+                run(self.session, spec, view, cancel=self._cancel, ticket=ticket)
             self.last_error = ""
         except Interrupted:  # Stop: the view kept what streamed and marked it stopped
             self.last_error = ""
@@ -370,6 +385,29 @@ class ChatWidget(ChatLayout):
                 self._sync()  # take the thread's new turn (ours) as known
                 self._pending_seq = None
             self._set_busy(False)
+
+    @property
+    def agent_runner(self) -> Any:
+        """Agent mode's ``CodeRunner``: proposed cells in the transcript (``.proposals``, ``.current``)."""
+        if self._agent_runner is None:
+            from .agent_view import ChatCodeRunner
+
+            self._agent_runner = ChatCodeRunner(self, loop=self._main_loop)
+        return self._agent_runner
+
+    def _run_agent(self, spec: Any, view: ReplyView, ticket: Any) -> None:
+        from ..call.agent import run_agent
+        from ..call.tools import Toolbox
+
+        hidden = getattr(self.session.shell, "user_ns_hidden", None)
+        toolbox = Toolbox(self.session, self.user_ns, capture=self.capture, hidden=hidden, private=spec.private)
+        runner = self.agent_runner
+        runner.new_question()
+        run_agent(self.session, spec, view, cancel=self._cancel, ticket=ticket, toolbox=toolbox, runner=runner)
+
+    def reply_title(self) -> str:
+        """The header of this chat's replies (the model's short name)."""
+        return model_label(self._model())
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy

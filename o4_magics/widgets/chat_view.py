@@ -111,6 +111,12 @@ class ChatLayout:
         self.send_button.on_click(lambda _: self.send())
         self.stop_button.on_click(lambda _: self.stop())
         self.new_button.on_click(lambda _: self.new_conversation())
+        self.agent = w.ToggleButton(
+            description="Agent",
+            icon="wrench",
+            tooltip="Agent mode: o4-mini may look at your variables and propose cells; nothing runs until you click Run",
+            layout=w.Layout(width="90px"),
+        )
         self.picker = w.Dropdown(
             options=choices,
             value=NOTHING,
@@ -123,7 +129,7 @@ class ChatLayout:
                 w.HTML(f'<span style="font-size:0.85em;color:#555">{title}</span>'),
                 self.transcript,
                 w.HBox([self.input_slot, self.multiline, self.send_button, self.stop_button]),
-                w.HBox([self.picker, self.new_button]),
+                w.HBox([self.picker, self.agent, self.new_button]),
                 self.status,
             ],
             layout=w.Layout(border="1px solid #e0e0e0", padding="6px", width="100%"),
@@ -179,6 +185,27 @@ class ChatLayout:
                 del self._bubbles[0]
             self.transcript.children = tuple(reversed(self._bubbles))
         return out
+
+    def add_box(self, box: w.Box) -> None:
+        """Append a ready-made message (a proposed cell); bounded like ``add``."""
+        with self._lock:
+            self._bubbles.append(box)
+            while len(self._bubbles) > MAX_BUBBLES:
+                for part in (*self._bubbles[0].children, self._bubbles[0]):
+                    part.close()
+                del self._bubbles[0]
+            self.transcript.children = tuple(reversed(self._bubbles))
+
+    def remove(self, out: w.Output) -> None:
+        """Take the message showing ``out`` out of the transcript (a reply that gave way to a proposed cell)."""
+        with self._lock:
+            for box in self._bubbles:
+                if out in box.children:
+                    self._bubbles.remove(box)
+                    for part in (*box.children, box):
+                        part.close()
+                    break
+            self.transcript.children = tuple(reversed(self._bubbles))
 
     def notice(self, markdown: str) -> None:
         """A short grey message (an attachment that failed, a restart elsewhere)."""
