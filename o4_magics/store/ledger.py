@@ -28,7 +28,7 @@ from .user import current_user
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from .reserving import Judged
 
@@ -457,12 +457,7 @@ class Ledger:
         file is the user's own local export.
         """
         where, params = _where(notebook, since)
-        found = self._query(f"{SELECT_ROWS}{where} ORDER BY ts, id", params)
-        with open(path, "w", newline="", encoding="utf-8-sig") as out:
-            writer = csv.writer(out)
-            writer.writerow((*COLUMNS, "id"))
-            writer.writerows([spreadsheet_safe(value) for value in values] for values in found)
-        return len(found)
+        return write_csv(path, self._query(f"{SELECT_ROWS}{where} ORDER BY ts, id", params))
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read on the ledger file; if it cannot be used, on the rows still pending in memory."""
@@ -572,6 +567,18 @@ class Ledger:
         )
 
 
+def write_csv(path: str | os.PathLike[str], found: Iterable[Sequence[Any]]) -> int:
+    """Write ledger rows (``COLUMNS`` then ``id``) as CSV with a header, formula-safe; return how many."""
+    count = 0
+    with open(path, "w", newline="", encoding="utf-8-sig") as out:
+        writer = csv.writer(out)
+        writer.writerow((*COLUMNS, "id"))
+        for values in found:
+            writer.writerow([spreadsheet_safe(value) for value in values])
+            count += 1
+    return count
+
+
 def spreadsheet_safe(value: Any) -> Any:
     """A CSV cell no spreadsheet runs as a formula: text starting with ``FORMULA_STARTS`` gets a leading quote."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
@@ -609,7 +616,7 @@ def _clean(row: UsageRow) -> None:
         row.uid = uuid.uuid4().hex
 
 
-def _values(row: UsageRow) -> tuple[Any, ...]:
+def row_values(row: UsageRow) -> tuple[Any, ...]:
     """The row's column values; a missing uid (a row inserted without ``_clean``) is stored as NULL."""
     values = [getattr(row, name) for name in COLUMNS]
     values[UID_INDEX] = values[UID_INDEX] or None
@@ -646,7 +653,7 @@ def reservation_from(judged: Sequence[Judged], amount: float, row_id: int | None
 
 
 def _insert_one(db: sqlite3.Connection, row: UsageRow, targets: Mapping[str, str] | None) -> int:
-    row_id = db.execute(INSERT_SQL, _values(row)).lastrowid
+    row_id = db.execute(INSERT_SQL, row_values(row)).lastrowid
     target = targets.get(row.uid) if targets else None
     if target:
         db.execute("INSERT OR IGNORE INTO outbox (target, uid) VALUES (?, ?)", (target, row.uid))
@@ -679,7 +686,7 @@ def _memory_db(rows: Sequence[UsageRow], disk: Path) -> sqlite3.Connection:
 
     db = sqlite3.connect(":memory:", isolation_level=None, uri=True)
     migrate(db, USAGE_MIGRATIONS)
-    db.executemany(INSERT_SQL, [_values(row) for row in rows])
+    db.executemany(INSERT_SQL, [row_values(row) for row in rows])
     listed = f"{COLUMNS_SQL}, id"
     # immutable: a WAL file in a read-only directory, where no -shm can be made
     for how in ("mode=ro", "immutable=1"):
@@ -719,4 +726,3 @@ def _rollup_view() -> str:
         for span, bucket in (("day", DAY_BUCKET), ("month", MONTH_BUCKET))
     ]
     return "CREATE TEMP VIEW usage_rollup AS " + " UNION ALL ".join(parts)
-
