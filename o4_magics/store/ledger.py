@@ -446,7 +446,9 @@ class Ledger:
         found = self._query(f"{SELECT_ROWS}{where} ORDER BY ts DESC, id DESC LIMIT ?", [*params, int(limit)])
         return [UsageRow(*values) for values in found]
 
-    def export_csv(self, path: str | os.PathLike[str], notebook: str | None = None, since: Any = None) -> int:
+    def export_csv(
+        self, path: str | os.PathLike[str], notebook: str | None = None, since: Any = None, team: bool = False
+    ) -> int:
         """Write the matching rows, oldest first, as CSV with a header; return how many rows were written.
 
         The file is UTF-8 with a byte-order mark (``utf-8-sig``), so Excel reads accents right.  Text cells that
@@ -454,7 +456,8 @@ class Ledger:
         newline: thread names, model slugs such as ``@preset/...``, the provider, ids and errors the server
         sent) get a leading single quote, as OWASP's CSV-injection advice says; numbers stay numbers, so a
         negative cost or token count is still a number.  Notebook paths are written in full, as stored: the
-        file is the user's own local export.
+        file is the user's own local export.  ``team`` changes nothing here: this machine's ledger holds
+        everyone's calls made on it.
         """
         where, params = _where(notebook, since)
         return write_csv(path, self._query(f"{SELECT_ROWS}{where} ORDER BY ts, id", params))
