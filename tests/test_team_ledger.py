@@ -314,6 +314,14 @@ def test_calls_go_on_while_the_database_is_unreachable(tmp_path, monkeypatch):
     assert "cannot be reached" in ledger.describe()
 
 
+def test_without_psycopg_calls_go_on_and_the_warning_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg raises ImportError
+    ledger = TeamLedger("postgresql://o4team@127.0.0.1:5432/team", tmp_path / "machine")
+    with pytest.warns(LedgerWarning, match=r"psycopg is not installed \(pip install 'o4-magics\[team\]'"):
+        ledger.record(UsageRow(notebook="a.ipynb", cost_usd=0.5))
+    assert ledger.totals()["cost_usd"] == 0.5 and len(ledger.local.queued(ledger.target)) == 1
+
+
 def free_port() -> int:
     from postgres import free_port as pick
 
