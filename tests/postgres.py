@@ -69,7 +69,8 @@ class PostgresServer:
     def __init__(self) -> None:
         self.password = secrets.token_urlsafe(18)
         self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="o4-pg-"))
+        # as root the server's user must reach it: /tmp, not a private $TMPDIR (the socket path stays short too)
+        self.root = Path(tempfile.mkdtemp(prefix="o4-pg-", dir="/tmp" if os.geteuid() == 0 else None))
         self.data = self.root / "data"
         self.sockets = self.root / "sockets"
         self.log = self.root / "server.log"
