@@ -292,6 +292,29 @@ def test_a_copy_not_struck_off_the_queue_is_not_added_again(team, team_url, tmp_
     assert pg_rows(team_url, "SELECT calls, cost_usd FROM usage_rollup WHERE span = 'month'") == [(3, 0.75)]
 
 
+def test_offline_budgets_still_count_what_the_team_had_spent(tmp_path, monkeypatch):
+    server = start_server()  # a server of its own: it is stopped
+    try:
+        url = server.create_database()
+        monkeypatch.setenv("JUPYTERHUB_USER", "grace")
+        with TeamLedger(url, tmp_path / "grace") as grace:
+            grace.record(UsageRow(notebook="g.ipynb", cost_usd=0.9))
+        monkeypatch.setenv("JUPYTERHUB_USER", "ada")
+        ada = TeamLedger(url, tmp_path / "ada", retry_min_s=60)
+        caps = budget_caps(None, None, 1.0)
+        first = ada.reserve_caps("a.ipynb", 0.05, caps, 60)
+        assert first.granted and first.store == "team" and first.spent_usd == pytest.approx(0.9)
+        ada.release(first, UsageRow(notebook="a.ipynb", cost_usd=0.05))
+        server.stop()
+        with pytest.warns(LedgerWarning, match="plus what the team had spent when last seen"):
+            refused = ada.reserve_caps("a.ipynb", 0.1, caps, 60)
+        assert not refused.granted and refused.store == "local" and refused.cap == caps[0]
+        assert refused.spent_usd == pytest.approx(0.95)  # grace's 0.9 as last seen, and ada's 0.05 here
+        assert ada.reserve_caps("a.ipynb", 0.04, caps, 60).granted
+    finally:
+        server.remove()
+
+
 def test_calls_go_on_while_the_database_is_unreachable(tmp_path, monkeypatch):
     closed = f"postgresql://o4team:hunter2secret@127.0.0.1:{free_port()}/team"
     ledger = TeamLedger(closed, tmp_path / "machine", retry_min_s=60)

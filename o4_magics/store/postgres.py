@@ -3,7 +3,7 @@
 Every call is written first to this machine's SQLite ledger, with its unique id, and listed in its outbox;
 then it is copied up.  When the database cannot be reached calls go on: rows wait in the outbox and are
 copied when it is back, each exactly once (``INSERT ... ON CONFLICT (uid) DO NOTHING``), and budgets hold
-against this machine's ledger meanwhile.  psycopg is imported here only, when a ``TeamLedger`` connects.
+against this machine's ledger plus what the rest of the team had spent when last seen.  psycopg is imported here only, when a ``TeamLedger`` connects.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -31,7 +32,7 @@ from .ledger import (
     write_csv,
 )
 from .periods import Cap
-from .reserving import held_query, judge, spent_query
+from .reserving import Judged, held_query, judge, spent_query
 from .rollup import POSTGRESQL, grouped, rows_as_dicts
 from .times import to_timestamp
 from .user import current_user
@@ -135,6 +136,8 @@ class TeamLedger:
         self._backoff = retry_min_s
         self._warned = False
         self._unsettled: list[int] = []  # team reservations released while the database was away
+        #: per cap: what the rest of the team had spent beyond this machine's ledger when last seen
+        self._elsewhere: dict[tuple[str, str, str, str], float] = {}
 
     def __repr__(self) -> str:
         state = {True: "online", False: "offline", None: "not connected yet"}[self.online]
@@ -234,8 +237,9 @@ class TeamLedger:
             self._warned = True
             warnings.warn(
                 f"o4: the team ledger {self.shown_url} cannot be used: {self.last_error}. Calls go on: their "
-                f"rows wait in this machine's ledger and are copied up, each once, when it is back; until then "
-                "budgets hold against this machine's calls and the usage figures are this machine's.",
+                f"rows wait in this machine's ledger and are copied up, each once, when it is back. Until then "
+                "budgets count this machine's calls plus what the team had spent when last seen, and the usage "
+                "figures are this machine's.",
                 LedgerWarning,
                 stacklevel=4,
             )
@@ -335,14 +339,32 @@ class TeamLedger:
         """Hold ``amount_usd`` if it fits every cap, judged on the shared database in one transaction under
         one advisory lock, so no two processes anywhere pass a cap together.  Offline: on this machine's."""
         user = user or current_user()
-        held = self._attempt(lambda conn: self._reserve(conn, notebook, user, float(amount_usd), caps, ttl_s))
-        if held is _MISSING:
-            return self.local.reserve_caps(notebook, amount_usd, caps, ttl_s, user)
+        found = self._attempt(
+            lambda conn: self._reserve(conn, notebook, user, float(amount_usd), caps, ttl_s)
+        )
+        if found is _MISSING:
+            return self._reserve_offline(notebook, float(amount_usd), caps, ttl_s, user)
+        held, judged = found
+        for figures in judged:  # what others spent, as last seen: still counted while the database is away
+            here = self.local.spent_in(figures.cap, notebook, user)
+            self._elsewhere[_cap_key(figures.cap, notebook, user)] = max(0.0, figures.spent_usd - here)
+        return held
+
+    def _reserve_offline(
+        self, notebook: str, amount: float, caps: Sequence[Cap], ttl_s: float, user: str
+    ) -> Reservation:
+        """Judge on this machine's ledger, counting what the rest of the team had spent when last seen."""
+        offsets = [self._elsewhere.get(_cap_key(cap, notebook, user), 0.0) for cap in caps]
+        lowered = [replace(cap, usd=cap.usd - offset) for cap, offset in zip(caps, offsets, strict=True)]
+        held = self.local.reserve_caps(notebook, amount, lowered, ttl_s, user)
+        if held.cap in lowered:  # the figures of the cap as set, with the team's spend as last seen
+            index = lowered.index(held.cap)
+            held.cap, held.spent_usd = caps[index], held.spent_usd + offsets[index]
         return held
 
     def _reserve(
         self, conn: Any, notebook: str, user: str, amount: float, caps: Sequence[Cap], ttl_s: float
-    ) -> Reservation:
+    ) -> tuple[Reservation, list[Judged]]:
         now = datetime.now(timezone.utc)
         stamp = to_timestamp(now)
         with conn.transaction():
@@ -363,7 +385,7 @@ class TeamLedger:
                     "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
                     (notebook, user, amount, stamp, to_timestamp(now.timestamp() + ttl_s), os.getpid()),
                 ).fetchone()[0]
-        return reservation_from(judged, amount, row_id, "team")
+        return reservation_from(judged, amount, row_id, "team"), judged
 
     def release(self, reservation: Reservation | None, row: UsageRow | None = None) -> int:
         """Give back a reservation and record the call's row; a team hold and the row go in one transaction."""
@@ -557,6 +579,11 @@ class TeamLedger:
                 except Exception:
                     pass
             self.local.close()
+
+
+def _cap_key(cap: Cap, notebook: str, user: str) -> tuple[str, str, str, str]:
+    who = {"notebook": f"{user}\n{notebook}", "user": user}.get(cap.scope, "")
+    return (cap.scope, cap.since or "", cap.period, who)
 
 
 def _since(since: Any) -> str | None:
