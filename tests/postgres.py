@@ -46,7 +46,10 @@ def why_not_available() -> str | None:
         return "psycopg is not installed (pip install 'o4-magics[team]' or the test extra)"
     for name in ("initdb", "pg_ctl"):
         if find_binary(name) is None:
-            return f"PostgreSQL's {name} was not found on PATH or in /usr/lib/postgresql/*/bin (apt-get install postgresql)"
+            return (
+                f"PostgreSQL's {name} was not found on PATH or in /usr/lib/postgresql/*/bin "
+                "(apt-get install postgresql)"
+            )
     if os.geteuid() == 0:
         if shutil.which("runuser") is None:
             return "running as root, and runuser (util-linux) is missing to start PostgreSQL as another user"

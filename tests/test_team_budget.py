@@ -105,7 +105,7 @@ def test_a_malformed_ledger_url_in_the_environment_falls_back_with_a_warning(she
     assert shell.run("%o4 hi")[0].success
 
 
-# -- on a real PostgreSQL ---------------------------------------------------------------------------------------
+# -- on a real PostgreSQL ------------------------------------------------------------------------------------
 
 
 def test_calls_are_recorded_in_the_team_ledger_with_their_user(

@@ -51,7 +51,7 @@ def run_python(code: str, env: dict[str, str], timeout: float = 120) -> subproce
     )
 
 
-# -- one schema, one set of figures ------------------------------------------------------------------------
+# -- one schema, one set of figures --------------------------------------------------------------------------
 
 
 def test_same_migrations_and_columns_as_sqlite(team, team_url, tmp_path):  # noqa: F811
@@ -139,7 +139,7 @@ def test_export_csv_streams_this_users_rows_or_the_teams(team, tmp_path, monkeyp
     assert "'=cmd.ipynb" in text and text.splitlines()[0].startswith("notebook,cell,")
 
 
-# -- budgets on the shared database ---------------------------------------------------------------------------
+# -- budgets on the shared database --------------------------------------------------------------------------
 
 
 def test_user_and_team_caps_on_the_shared_ledger(team, monkeypatch):
@@ -400,9 +400,12 @@ def test_the_reply_cache_is_shared_by_the_team(team_url, tmp_path, monkeypatch):
     assert grace.cache_clear() == 1 and ada.cache_get("key") is None
 
 
-def test_psycopg_is_imported_only_when_a_team_ledger_connects(team_url):  # noqa: F811
+def test_psycopg_is_imported_only_when_a_team_ledger_connects(team_url, tmp_path):  # noqa: F811
     code = f"""
         import sys
+        from IPython.core.interactiveshell import InteractiveShell
+        InteractiveShell.instance().run_line_magic("load_ext", "o4_magics")  # with O4_MAGICS_LEDGER_URL set
+        loaded = "psycopg" in sys.modules
         from o4_magics.call.settings import O4Settings
         from o4_magics.call.session import Session
         settings = O4Settings()
@@ -411,11 +414,11 @@ def test_psycopg_is_imported_only_when_a_team_ledger_connects(team_url):  # noqa
         ledger = session.ledger
         before = "psycopg" in sys.modules
         ledger.totals()
-        print(type(ledger).__name__, before, "psycopg" in sys.modules)
+        print(loaded, type(ledger).__name__, before, "psycopg" in sys.modules)
     """
-    worker = run_python(code, {"O4_MAGICS_HOME": "/tmp/o4-lazy-test"})
+    worker = run_python(code, {"O4_MAGICS_HOME": str(tmp_path), "O4_MAGICS_LEDGER_URL": team_url})
     out, err = worker.communicate(timeout=60)
-    assert out.split() == ["TeamLedger", "False", "True"], err
+    assert out.split() == ["False", "TeamLedger", "False", "True"], err
 
 
 def test_query_plans_read_indexes_not_the_table(team, team_url, monkeypatch):  # noqa: F811

@@ -94,7 +94,7 @@ def test_names_are_escaped_in_html(shell, magics):
     assert "<img" not in html and "&lt;img src=x" in html and "&lt;b&gt;.ipynb" in html
 
 
-# -- on a real PostgreSQL ---------------------------------------------------------------------------------------
+# -- on a real PostgreSQL ------------------------------------------------------------------------------------
 
 
 def test_the_team_view_reads_the_team_ledger(shell, magics, team_url, tmp_path, monkeypatch):  # noqa: F811

@@ -66,7 +66,8 @@ def period_refusal(
     """The message of a call refused by the user's or the team's cap for this UTC day or month (``resets``
     is when the next period starts, ledger time text)."""
     setting = "user_budget_usd" if scope == "user" else "team_budget_usd"
-    cap_note = "--max-tokens" if worst.capped else f"no --max-tokens, so {worst.output_tokens:,} output tokens assumed"
+    assumed = f"no --max-tokens, so {worst.output_tokens:,} output tokens assumed"
+    cap_note = "--max-tokens" if worst.capped else assumed
     in_flight = f" and calls in flight hold {format_usd(held)}" if held > 0 else ""
     when = "today (UTC)" if period == "day" else "this month (UTC)"
     whose, budget = ("you have", "your") if scope == "user" else ("the team has", "the team's")

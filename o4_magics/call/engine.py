@@ -114,7 +114,9 @@ def _reserve(session: Session, spec: CallSpec, prompt_tokens: int) -> Any:
     from ..store.periods import budget_caps
 
     settings = session.settings
-    caps = budget_caps(settings.budget_usd, settings.user_budget_usd, settings.team_budget_usd, settings.budget_period)
+    caps = budget_caps(
+        settings.budget_usd, settings.user_budget_usd, settings.team_budget_usd, settings.budget_period
+    )
     if not caps:
         return None
     worst = worst_case(spec.model, prompt_tokens, spec.max_tokens, session.known_prices(spec.model))
@@ -123,7 +125,8 @@ def _reserve(session: Session, spec: CallSpec, prompt_tokens: int) -> Any:
         cap = held.cap
         if cap.scope == "notebook":
             raise refusal(cap.usd, held.spent_usd, held.held_usd, worst)
-        raise period_refusal(cap.scope, cap.usd, held.spent_usd, held.held_usd, worst, cap.period, cap.until or "")
+        until = cap.until or ""
+        raise period_refusal(cap.scope, cap.usd, held.spent_usd, held.held_usd, worst, cap.period, until)
     return held
 
 

@@ -70,16 +70,17 @@ class O4Settings(Configurable):
     ledger_url = Unicode(
         "",
         help="A team's shared ledger: postgresql://user@host:5432/database (empty: $O4_MAGICS_LEDGER_URL, "
-        "else this machine's SQLite ledger). Keep the password in PGPASSWORD or ~/.pgpass; it is never shown.",
+        "else this machine's SQLite ledger). Keep the password in PGPASSWORD or ~/.pgpass; it is never "
+        "shown.",
     ).tag(config=True)
     user_budget_usd = Float(
         None, allow_none=True, help="Cap on your own spend in USD per budget_period, across notebooks."
     ).tag(config=True)
     team_budget_usd = Float(
-        None, allow_none=True, help="Cap on the whole team's spend in USD per budget_period (on the team ledger)."
+        None, allow_none=True, help="Cap on the whole team's spend in USD per budget_period (team ledger)."
     ).tag(config=True)
     budget_period = CaselessStrEnum(
-        list(BUDGET_PERIODS), "month", help="Period of user_budget_usd and team_budget_usd: a UTC day or month."
+        list(BUDGET_PERIODS), "month", help="Period of user_budget_usd and team_budget_usd: UTC day or month."
     ).tag(config=True)
 
     @validate("max_tokens")

@@ -191,7 +191,8 @@ def migrate_postgres(db: Any, migrations: list[PgMigration] | None = None) -> li
     with db.transaction():
         db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         db.execute(
-            'CREATE TABLE IF NOT EXISTS _o4_migrations (name TEXT PRIMARY KEY, applied_ts TEXT COLLATE "C" NOT NULL)'
+            "CREATE TABLE IF NOT EXISTS _o4_migrations "
+            '(name TEXT PRIMARY KEY, applied_ts TEXT COLLATE "C" NOT NULL)'
         )
         done = {name for (name,) in db.execute("SELECT name FROM _o4_migrations")}
         for migration in migrations:

@@ -3,7 +3,8 @@
 Every call is written first to this machine's SQLite ledger, with its unique id, and listed in its outbox;
 then it is copied up.  When the database cannot be reached calls go on: rows wait in the outbox and are
 copied when it is back, each exactly once (``INSERT ... ON CONFLICT (uid) DO NOTHING``), and budgets hold
-against this machine's ledger plus what the rest of the team had spent when last seen.  psycopg is imported here only, when a ``TeamLedger`` connects.
+against this machine's ledger plus what the rest of the team had spent when last seen.  psycopg is
+imported here only, when a ``TeamLedger`` connects.
 """
 
 from __future__ import annotations
@@ -567,7 +568,7 @@ class TeamLedger:
         team = self._attempt(lambda conn: conn.execute("DELETE FROM cache").rowcount)
         return (0 if team is _MISSING else int(team)) + self.local.cache_clear()
 
-    # -- closing -----------------------------------------------------------------------------------------------
+    # -- closing ---------------------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the connection and the local files; the next use opens them again."""
