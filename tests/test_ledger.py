@@ -116,7 +116,7 @@ def test_fresh_database_schema(ledger, home):
             for kind, name, sql in db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
         ]
         migrations = [name for (name,) in db.execute("SELECT name FROM _o4_migrations ORDER BY rowid")]
-        assert db.execute("PRAGMA user_version").fetchone() == (5,)
+        assert db.execute("PRAGMA user_version").fetchone() == (7,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert schema == [
         (
@@ -139,10 +139,17 @@ def test_fresh_database_schema(ledger, home):
         ),
         (
             "index",
+            "usage_ts_keys",
+            'CREATE INDEX usage_ts_keys ON usage (ts, "user", notebook, model, cost_usd, prompt_tokens, '
+            "cached_tokens, completion_tokens, reasoning_tokens)",
+        ),
+        (
+            "index",
             "usage_ts_sums",
             "CREATE INDEX usage_ts_sums ON usage (ts, cost_usd, prompt_tokens, cached_tokens, completion_tokens, "
             "reasoning_tokens)",
         ),
+        ("index", "usage_uid", "CREATE UNIQUE INDEX usage_uid ON usage (uid)"),
         (
             "table",
             "_o4_migrations",
@@ -150,10 +157,15 @@ def test_fresh_database_schema(ledger, home):
         ),
         (
             "table",
+            "outbox",
+            "CREATE TABLE outbox (target TEXT NOT NULL, uid TEXT NOT NULL, PRIMARY KEY (target, uid)) WITHOUT ROWID",
+        ),
+        (
+            "table",
             "reservations",
             normalized("""CREATE TABLE reservations ( id INTEGER PRIMARY KEY AUTOINCREMENT, notebook TEXT NOT NULL,
             amount_usd REAL NOT NULL, created_ts TEXT NOT NULL, expires_ts TEXT NOT NULL,
-            pid INTEGER NOT NULL DEFAULT 0 )"""),
+            pid INTEGER NOT NULL DEFAULT 0 , "user" TEXT NOT NULL DEFAULT '')"""),
         ),
         ("table", "sqlite_sequence", "CREATE TABLE sqlite_sequence(name,seq)"),
         (
@@ -166,8 +178,20 @@ def test_fresh_database_schema(ledger, home):
             cached_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
             reasoning_tokens INTEGER NOT NULL DEFAULT 0, images INTEGER NOT NULL DEFAULT 0, cost_usd REAL,
             cost_source TEXT NOT NULL DEFAULT '', latency_s REAL, ttft_s REAL, status TEXT NOT NULL DEFAULT 'ok',
-            error TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '' )"""),
+            error TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '' , "user" TEXT NOT NULL DEFAULT '',
+            uid TEXT)"""),
         ),
+        (
+            "table",
+            "usage_rollup",
+            normalized("""CREATE TABLE usage_rollup ( span TEXT NOT NULL, bucket TEXT NOT NULL, "user" TEXT NOT NULL,
+            notebook TEXT NOT NULL, model TEXT NOT NULL, calls INTEGER NOT NULL DEFAULT 0,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0, cached_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0, reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL NOT NULL DEFAULT 0, last_ts TEXT NOT NULL,
+            PRIMARY KEY (span, bucket, "user", notebook, model) ) WITHOUT ROWID"""),
+        ),
+        ("trigger", "usage_rollup_insert", schema[-1][2]),  # what it does is tested in test_team_rollup.py
     ]
     assert migrations == [
         "m001_usage",
@@ -175,6 +199,8 @@ def test_fresh_database_schema(ledger, home):
         "m003_reservations",
         "m004_usage_ts_covering",
         "m005_reservation_ids_never_reused",
+        "m006_usage_user",
+        "m007_usage_rollup",
     ]
     with sqlite3.connect(home / CACHE_FILE) as db:
         tables = {name: normalized(sql) for name, sql in db.execute("SELECT name, sql FROM sqlite_master")}
@@ -187,7 +213,7 @@ def test_reopening_applies_no_migration_twice(home):
         with Ledger() as ledger:
             ledger.record(make_row())
     with sqlite3.connect(home / USAGE_FILE) as db:
-        assert db.execute("SELECT COUNT(*) FROM _o4_migrations").fetchone() == (5,)
+        assert db.execute("SELECT COUNT(*) FROM _o4_migrations").fetchone() == (7,)
     assert Ledger().totals()["calls"] == 3  # totals survive a kernel restart
 
 
@@ -460,10 +486,17 @@ def query_plan(ledger: Ledger, sql: str) -> list[str]:
 
 
 def plan_problems(sql: str, plan: list[str]) -> list[str]:
-    """What is wrong with how ``sql`` reads the usage table: a table scan, row lookups for a sum, a full sort."""
+    """What is wrong with how ``sql`` reads the usage table: a table scan, row lookups for a sum, a full sort.
+
+    Totals over every notebook read ``usage_rollup`` (daily and monthly sums) by its primary key, plus the rows
+    of a partial first day from a covering index.
+    """
     problems = []
+    rollup = [step for step in plan if re.search(r"\b(SCAN|SEARCH) usage_rollup\b", step)]
+    if any(not step.startswith("SEARCH usage_rollup USING PRIMARY KEY (span=?") for step in rollup):
+        problems.append("reads the rollup without its key")
     reads = [step for step in plan if re.search(r"\b(SCAN|SEARCH) usage\b", step)]
-    if not reads or any("INDEX" not in step for step in reads):
+    if (not reads and not rollup) or any("INDEX" not in step for step in reads):
         problems.append("reads the table without an index")
     aggregate = "LIMIT" not in sql
     if aggregate and any("COVERING INDEX" not in step for step in reads):
@@ -476,7 +509,7 @@ def plan_problems(sql: str, plan: list[str]) -> list[str]:
         ):
             problems.append(f"does not search usage_notebook_ts {wanted}")
     elif aggregate and "WHERE ts >=" in sql and "GROUP BY" not in sql:
-        if not any("usage_ts_sums (ts>?)" in step for step in reads):
+        if reads and not any("usage_ts_sums (ts>?" in step for step in reads):
             problems.append("does not search usage_ts_sums (ts>?)")
     if not aggregate and "USE TEMP B-TREE FOR ORDER BY" in plan:
         problems.append("sorts every matching row to find the last few")
@@ -544,6 +577,9 @@ def test_plan_checks_catch_a_table_scan():
         "SELECT x FROM usage ORDER BY ts DESC LIMIT 10",
         ["SCAN usage USING INDEX usage_ts_sums", "USE TEMP B-TREE FOR ORDER BY"],
     ) == ["sorts every matching row to find the last few"]
+    assert plan_problems("SELECT SUM(calls) FROM usage_rollup", ["SCAN usage_rollup"]) == [
+        "reads the rollup without its key"
+    ]
 
 
 def test_upgrading_a_version_3_ledger_keeps_rows_and_holds(home):
@@ -566,7 +602,7 @@ def test_upgrading_a_version_3_ledger_keeps_rows_and_holds(home):
     with sqlite3.connect(home / USAGE_FILE) as db:
         indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"usage_ts_sums", "reservations_notebook"} <= indexes and "usage_ts" not in indexes
-        assert db.execute("PRAGMA user_version").fetchone() == (5,)
+        assert db.execute("PRAGMA user_version").fetchone() == (7,)
         assert (
             "AUTOINCREMENT"
             in db.execute("SELECT sql FROM sqlite_master WHERE name = 'reservations'").fetchone()[0]
@@ -980,4 +1016,5 @@ def test_ledger_reads_no_key_from_the_environment(tmp_path, monkeypatch):
         "O4_MAGICS_HOME",
         "JPY_SESSION_NAME",
         "JUPYTER_SERVER_ROOT",
+        "JUPYTERHUB_USER",  # who made a call (store/user.py)
     }

@@ -18,7 +18,15 @@ from .prices import prices_for
 DEFAULT_WORST_OUTPUT_TOKENS = 10_000
 WARN_FRACTION = 0.8
 
-__all__ = ["BudgetExceeded", "WorstCase", "worst_case", "refusal", "budget_note", "DEFAULT_WORST_OUTPUT_TOKENS"]
+__all__ = [
+    "BudgetExceeded",
+    "WorstCase",
+    "worst_case",
+    "refusal",
+    "period_refusal",
+    "budget_note",
+    "DEFAULT_WORST_OUTPUT_TOKENS",
+]
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,33 @@ def refusal(cap: float, spent: float, held: float, worst: WorstCase, *, who: str
         f"{cap_note}) and {who} has spent {format_usd(spent)}{in_flight} of its {format_usd(cap)} budget; "
         "nothing was sent.",
         hint=f"Raise the cap with %config O4Magics.budget_usd = {needed:g}, or set a lower --max-tokens.",
+    )
+
+
+def period_refusal(
+    scope: str, cap: float, spent: float, held: float, worst: WorstCase, period: str, resets: str
+) -> BudgetExceeded:
+    """The message of a call refused by the user's or the team's cap for this UTC day or month (``resets``
+    is when the next period starts, ledger time text)."""
+    setting = "user_budget_usd" if scope == "user" else "team_budget_usd"
+    assumed = f"no --max-tokens, so {worst.output_tokens:,} output tokens assumed"
+    cap_note = "--max-tokens" if worst.capped else assumed
+    in_flight = f" and calls in flight hold {format_usd(held)}" if held > 0 else ""
+    when = "today (UTC)" if period == "day" else "this month (UTC)"
+    whose, budget = ("you have", "your") if scope == "user" else ("the team has", "the team's")
+    kind = "daily" if period == "day" else "monthly"
+    needed = round_up_usd(spent + held + worst.usd)
+    reset = f"{resets[:10]} 00:00 UTC" if resets[:4].isdigit() and resets[5:7] <= "12" else "the next period"
+    raise_it = (
+        f"raise it with %config O4Magics.{setting} = {needed:g}"
+        if scope == "user"
+        else f"ask whoever sets your team's budget to raise O4Magics.{setting} to at least {needed:g}"
+    )
+    return BudgetExceeded(
+        f"Budget: this call could cost up to {format_usd(worst.usd)} (~{worst.prompt_tokens:,} input tokens, "
+        f"{cap_note}) and {whose} spent {format_usd(spent)} {when}{in_flight} of {budget} {kind} budget of "
+        f"{format_usd(cap)} (O4Magics.{setting}); nothing was sent.",
+        hint=f"It starts again on {reset}. Until then set a lower --max-tokens, or {raise_it}.",
     )
 
 

@@ -114,16 +114,25 @@ def _check_context(session: Session, spec: CallSpec, prompt_tokens: int) -> None
 
 
 def _reserve(session: Session, spec: CallSpec, prompt_tokens: int) -> Any:
-    """Hold the call's worst case against the budget (None when no budget is set); refuse past it."""
-    from ..accounting.budget import refusal, reservation_ttl, worst_case
+    """Hold the call's worst case against the budgets (None when none is set): the notebook's, the user's
+    and the team's for the period, judged together in one transaction; refuse past any of them."""
+    from ..accounting.budget import period_refusal, refusal, reservation_ttl, worst_case
+    from ..store.periods import budget_caps
 
-    cap = session.settings.budget_usd
-    if cap is None:
+    settings = session.settings
+    caps = budget_caps(
+        settings.budget_usd, settings.user_budget_usd, settings.team_budget_usd, settings.budget_period
+    )
+    if not caps:
         return None
     worst = worst_case(spec.model, prompt_tokens, spec.max_tokens, session.known_prices(spec.model))
-    held = session.ledger.reserve(session.notebook(), worst.usd, float(cap), reservation_ttl(session.settings))
+    held = session.ledger.reserve_caps(session.notebook(), worst.usd, caps, reservation_ttl(settings))
     if not held.granted:
-        raise refusal(float(cap), held.spent_usd, held.held_usd, worst)
+        cap = held.cap
+        if cap.scope == "notebook":
+            raise refusal(cap.usd, held.spent_usd, held.held_usd, worst)
+        until = cap.until or ""
+        raise period_refusal(cap.scope, cap.usd, held.spent_usd, held.held_usd, worst, cap.period, until)
     return held
 
 

@@ -27,6 +27,7 @@ class Session:
         self._pool: Any = None
         self._api_key: str | None = None
         self._ledger: Any = None
+        self._ledger_url: str | None = None
         self._catalog: Any = None
         self._redactor_for: str | None = None
         self._redactor: Any = None
@@ -124,10 +125,26 @@ class Session:
     # -- the ledger and listeners ------------------------------------------------------------------------
     @property
     def ledger(self) -> Any:
-        if self._ledger is None:
-            from ..store.ledger import Ledger
+        """This machine's SQLite ledger, or the team's on PostgreSQL when a ledger URL is set (reopened when
+        the URL changes)."""
+        url = self.settings.resolved_ledger_url()
+        if self._ledger is None or url != self._ledger_url:
+            from ..store.backend import open_ledger
 
-            self._ledger = Ledger()
+            old, self._ledger_url = self._ledger, url
+            try:
+                self._ledger = open_ledger(url)
+            except ValueError as exc:  # $O4_MAGICS_LEDGER_URL is not a PostgreSQL URL
+                from ..store.ledger import LedgerWarning
+
+                warnings.warn(
+                    f"o4: O4_MAGICS_LEDGER_URL: {exc}; this machine's ledger is used.",
+                    LedgerWarning,
+                    stacklevel=3,
+                )
+                self._ledger = open_ledger(None)
+            if old is not None:
+                old.close()
         return self._ledger
 
     def notebook(self) -> str:

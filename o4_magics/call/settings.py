@@ -20,6 +20,7 @@ DEFAULT_SYSTEM_PROMPT = (
     "write math as LaTeX."
 )
 EFFORTS = ("low", "medium", "high")
+BUDGET_PERIODS = ("day", "month")
 FORMATS = ("markdown", "text", "code", "json")
 
 
@@ -73,6 +74,21 @@ class O4Settings(Configurable):
     @validate("agent_max_steps")
     def _check_agent_max_steps(self, proposal: Any) -> Any:
         return _positive("agent_max_steps", proposal["value"])
+    ledger_url = Unicode(
+        "",
+        help="A team's shared ledger: postgresql://user@host:5432/database (empty: $O4_MAGICS_LEDGER_URL, "
+        "else this machine's SQLite ledger). Keep the password in PGPASSWORD or ~/.pgpass; it is never "
+        "shown.",
+    ).tag(config=True)
+    user_budget_usd = Float(
+        None, allow_none=True, help="Cap on your own spend in USD per budget_period, across notebooks."
+    ).tag(config=True)
+    team_budget_usd = Float(
+        None, allow_none=True, help="Cap on the whole team's spend in USD per budget_period (team ledger)."
+    ).tag(config=True)
+    budget_period = CaselessStrEnum(
+        list(BUDGET_PERIODS), "month", help="Period of user_budget_usd and team_budget_usd: UTC day or month."
+    ).tag(config=True)
 
     @validate("max_tokens")
     def _check_max_tokens(self, proposal: Any) -> Any:
@@ -86,9 +102,18 @@ class O4Settings(Configurable):
     def _check_max_retries(self, proposal: Any) -> Any:
         return _positive("max_retries", proposal["value"], allow_zero=True)
 
-    @validate("budget_usd")
+    @validate("budget_usd", "user_budget_usd", "team_budget_usd")
     def _check_budget(self, proposal: Any) -> Any:
-        return _positive("budget_usd", proposal["value"], allow_zero=True)
+        return _positive(proposal["trait"].name, proposal["value"], allow_zero=True)
+
+    @validate("ledger_url")
+    def _check_ledger_url(self, proposal: Any) -> Any:
+        from ..store.backend import check_ledger_url
+
+        try:
+            return check_ledger_url(proposal["value"]) or ""
+        except ValueError as exc:
+            raise TraitError(f"O4Magics.ledger_url: {exc}.") from None
 
     @validate("context_max_tokens", "history_max_tokens", "image_max_side")
     def _check_sizes(self, proposal: Any) -> Any:
@@ -100,6 +125,13 @@ class O4Settings(Configurable):
         if not value or any(ch.isspace() for ch in value):
             raise TraitError(f"O4Magics.model must be a model id such as {DEFAULT_MODEL!r}, not {proposal['value']!r}.")
         return value
+
+    def resolved_ledger_url(self) -> str:
+        """The ledger URL in effect: the setting, else $O4_MAGICS_LEDGER_URL; empty for the SQLite ledger."""
+        from ..store.backend import LedgerURL
+
+        url = self.ledger_url or os.environ.get("O4_MAGICS_LEDGER_URL", "").strip()
+        return LedgerURL(url) if url else ""
 
     def resolved_base_url(self) -> str:
         """The base URL in effect: the setting, else $OPENROUTER_BASE_URL, else OpenRouter's (whitespace trimmed)."""

@@ -198,12 +198,14 @@ class O4Magics(Magics, O4Settings):
     @argument("--csv", metavar="PATH", help="Write the matching calls to a CSV file instead of showing the panel.")
     @argument("--since", metavar="DATE", help="Only calls from this ISO date or datetime on (local time).")
     @argument("--all", action="store_true", dest="all_notebooks", help="Every notebook on this machine.")
+    @argument("--team", action="store_true", help="The whole team: totals per user and per notebook.")
     @line_magic
     def o4_usage(self, line: str = "") -> Any:
         """Show this notebook's o4-magics usage: calls, tokens, cost, budget, per model, recent calls.
 
-        Usage: ``%o4_usage [--all] [--since DATE] [--csv PATH]``. The panel updates live as calls finish.
-        ``--all`` covers every notebook on this machine; ``--csv`` exports the rows.
+        Usage: ``%o4_usage [--all | --team] [--since DATE] [--csv PATH]``. The panel updates live as calls
+        finish. ``--all`` covers every notebook on this machine (with a team ledger: all of yours);
+        ``--team`` the whole team's totals per user and per notebook; ``--csv`` exports the rows.
         """
         from ..widgets.usage_panel import usage_magic
 

@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import threading
+import uuid
 import warnings
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
@@ -20,11 +21,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .home import default_home
+from .periods import Cap
+from .rollup import SQLITE, grouped, quoted, rows_as_dicts
 from .times import TS_FORMAT, to_timestamp  # noqa: F401 (re-exported)
+from .user import current_user
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from .reserving import Judged
 
 USAGE_FILE = "usage.sqlite"
 CACHE_FILE = "cache.sqlite"
@@ -51,6 +57,10 @@ class Reservation:
     held_usd: float
     amount_usd: float
     id: int | None = None
+    #: the cap these figures are about: the one that refused the call, else the first checked
+    cap: Cap | None = None
+    #: where the money is held: "local" (this machine's SQLite ledger) or "team" (the shared database)
+    store: str = "local"
 
 
 class LedgerWarning(UserWarning):
@@ -79,13 +89,19 @@ class UsageRow:
     status: str = "ok"  # one of STATUSES
     error: str = ""
     source: str = "magic"  # one of SOURCES
+    #: who made the call (``JUPYTERHUB_USER``, else the login name); filled in when recorded
+    user: str = ""
+    #: the row's unique id (uuid4 hex), filled in when recorded: a team ledger keeps each row exactly once
+    uid: str = ""
     ts: str | datetime | float | None = None
     id: int | None = None
 
 
 COLUMNS = tuple(field.name for field in fields(UsageRow) if field.name != "id")
-INSERT_SQL = f"INSERT INTO usage ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-SELECT_ROWS = f"SELECT {', '.join(COLUMNS)}, id FROM usage"
+COLUMNS_SQL = ", ".join(quoted(name) for name in COLUMNS)
+UID_INDEX = COLUMNS.index("uid")
+INSERT_SQL = f"INSERT INTO usage ({COLUMNS_SQL}) VALUES ({', '.join('?' * len(COLUMNS))})"
+SELECT_ROWS = f"SELECT {COLUMNS_SQL}, id FROM usage"
 SUMS_SQL = ", ".join(f"COALESCE(SUM({name}), 0)" for name in TOKEN_COLUMNS) + ", TOTAL(cost_usd)"
 
 
@@ -126,12 +142,14 @@ class Ledger:
         self._home = Path(home).expanduser() if home is not None else None
         #: rows that could not be written yet; written when the ledger next opens
         self.pending: list[UsageRow] = []
+        #: uid -> outbox target of pending rows that are also to be copied to a team ledger
+        self._pending_outbox: dict[str, str] = {}
         self._lock = threading.RLock()
         self._dbs: dict[str, sqlite3.Connection] = {}
         self._pid = os.getpid()
-        #: reservations held in memory when the file cannot be written: id -> (notebook, amount, expires);
+        #: reservations held in memory when the file cannot be written: id -> (notebook, amount, expires, user);
         #: their ids are negative and never reused, so releasing one can never release another
-        self._held: dict[int, tuple[str, float, float]] = {}
+        self._held: dict[int, tuple[str, float, float, str]] = {}
         self._memory_ids = itertools.count(1)
 
     @property
@@ -145,6 +163,10 @@ class Ledger:
         """The usage ledger file."""
         return self.home / USAGE_FILE
 
+    def describe(self) -> str:
+        """Where the figures come from, for the panel: this machine's ledger."""
+        return "this machine's ledger"
+
     def __enter__(self) -> Ledger:
         return self
 
@@ -153,19 +175,29 @@ class Ledger:
 
     # -- writing ---------------------------------------------------------------------------------------------
 
-    def record(self, row: UsageRow) -> int:
-        """Store one call and return its row id, or -1 (with a ``LedgerWarning``) if it is kept in memory."""
+    def record(self, row: UsageRow, outbox: str | None = None) -> int:
+        """Store one call and return its row id, or -1 (with a ``LedgerWarning``) if it is kept in memory.
+
+        With ``outbox`` (a team ledger's target id), the row is also listed, in the same transaction, as
+        waiting to be copied there (``queued``).
+        """
         _clean(row)
+        targets = {row.uid: outbox} if outbox else None
         with self._lock:
             try:
-                row.id = _insert(self._db(USAGE_FILE), [row])[0]
+                row.id = _insert(self._db(USAGE_FILE), [row], targets)[0]
                 return row.id
             except _db_errors() as exc:
-                self.pending.append(row)
+                self._keep_pending(row, outbox)
                 self._fail(
                     USAGE_FILE, exc, "this call is kept in memory and written when the ledger opens again"
                 )
                 return -1
+
+    def _keep_pending(self, row: UsageRow, outbox: str | None) -> None:
+        self.pending.append(row)
+        if outbox:
+            self._pending_outbox[row.uid] = outbox
 
     # -- reserving money for calls in flight ----------------------------------------------------------------
 
@@ -176,77 +208,130 @@ class Ledger:
         The result says whether it was granted and the figures it was judged on. A held reservation expires
         after ``ttl_s`` (a kernel that died mid-call does not hold money forever).
         """
+        return self.reserve_caps(
+            notebook, amount_usd, [Cap("notebook", float(cap_usd))], ttl_s, _stacklevel=5
+        )
+
+    def reserve_caps(
+        self,
+        notebook: str,
+        amount_usd: float,
+        caps: Sequence[Cap],
+        ttl_s: float,
+        user: str | None = None,
+        _stacklevel: int = 4,
+    ) -> Reservation:
+        """Hold ``amount_usd`` if it fits under every cap (notebook ever, user and team in their period).
+
+        All caps are judged and the hold written in one write transaction.  The answer carries the figures of
+        the first cap the call would pass (``cap``), or of the first cap when it fits them all.
+        """
+        user = user or current_user()
         now = datetime.now(timezone.utc)
         with self._lock:
             try:
-                return self._reserve(self._db(USAGE_FILE), notebook, amount_usd, cap_usd, now, ttl_s)
+                return self._reserve(self._db(USAGE_FILE), notebook, user, amount_usd, caps, now, ttl_s)
             except _db_errors() as exc:
-                self._fail(USAGE_FILE, exc, "budgets hold within this kernel only")
-            return self._reserve_in_memory(notebook, amount_usd, cap_usd, now, ttl_s)
+                self._fail(USAGE_FILE, exc, "budgets hold within this kernel only", stacklevel=_stacklevel)
+            return self._reserve_caps_in_memory(notebook, user, amount_usd, caps, now, ttl_s)
 
     def _reserve(
-        self, db: sqlite3.Connection, notebook: str, amount: float, cap: float, now: datetime, ttl_s: float
+        self,
+        db: sqlite3.Connection,
+        notebook: str,
+        user: str,
+        amount: float,
+        caps: Sequence[Cap],
+        now: datetime,
+        ttl_s: float,
     ) -> Reservation:
+        from .reserving import held_query, judge, pending_spent, spent_query
+
         stamp = to_timestamp(now)
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute("DELETE FROM reservations WHERE expires_ts < ?", (stamp,))
-            (spent,) = db.execute(
-                "SELECT TOTAL(cost_usd) FROM usage WHERE notebook = ?", (notebook,)
-            ).fetchone()
-            spent += sum(row.cost_usd or 0.0 for row in self.pending if row.notebook == notebook)
-            (held,) = db.execute(
-                "SELECT TOTAL(amount_usd) FROM reservations WHERE notebook = ?", (notebook,)
-            ).fetchone()
-            held += self._held_in_memory(notebook, now.timestamp())  # granted while the file was unusable
-            granted = spent + held + amount <= cap + 1e-12
+            judged = []
+            for cap in caps:
+                (spent,) = db.execute(*spent_query(SQLITE, cap, notebook, user, False)).fetchone()
+                spent += pending_spent(self.pending, cap, notebook, user)
+                (held,) = db.execute(*held_query(SQLITE, cap.scope, notebook, user, False)).fetchone()
+                # plus what was granted in memory while the file was unusable
+                held += self._memory_held(cap.scope, notebook, user, now.timestamp())
+                judged.append(judge(cap, spent, held, amount))
             row_id = None
-            if granted:
+            if all(found.fits for found in judged):
                 expires = to_timestamp(now.timestamp() + ttl_s)
                 row_id = db.execute(
-                    "INSERT INTO reservations (notebook, amount_usd, created_ts, expires_ts, pid) VALUES (?, ?, ?, ?, ?)",
-                    (notebook, amount, stamp, expires, os.getpid()),
+                    'INSERT INTO reservations (notebook, "user", amount_usd, created_ts, expires_ts, pid) '
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (notebook, user, amount, stamp, expires, os.getpid()),
                 ).lastrowid
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        return Reservation(granted, float(spent), float(held), float(amount), row_id)
+        return reservation_from(judged, amount, row_id, "local")
 
     def _reserve_in_memory(
         self, notebook: str, amount: float, cap: float, now: datetime, ttl_s: float
     ) -> Reservation:
+        return self._reserve_caps_in_memory(
+            notebook, current_user(), amount, [Cap("notebook", cap)], now, ttl_s
+        )
+
+    def _reserve_caps_in_memory(
+        self, notebook: str, user: str, amount: float, caps: Sequence[Cap], now: datetime, ttl_s: float
+    ) -> Reservation:
+        from .reserving import judge, spent_query
+
         moment = now.timestamp()
-        spent = float(self._query("SELECT TOTAL(cost_usd) FROM usage WHERE notebook = ?", [notebook])[0][0])
-        held = self._held_in_memory(notebook, moment)
-        granted = spent + held + amount <= cap + 1e-12
+        judged = []
+        for cap in caps:
+            spent = float(self._query(*spent_query(SQLITE, cap, notebook, user, False))[0][0])
+            judged.append(judge(cap, spent, self._memory_held(cap.scope, notebook, user, moment), amount))
         row_id = None
-        if granted:
+        if all(found.fits for found in judged):
             row_id = -next(self._memory_ids)
-            self._held[row_id] = (notebook, amount, moment + ttl_s)
-        return Reservation(granted, spent, held, amount, row_id)
+            self._held[row_id] = (notebook, amount, moment + ttl_s, user)
+        return reservation_from(judged, amount, row_id, "local")
 
     def _held_in_memory(self, notebook: str, moment: float) -> float:
         """What reservations kept in memory hold for ``notebook``, dropping the expired ones."""
-        self._held = {key: value for key, value in self._held.items() if value[2] > moment}
-        return sum(value[1] for value in self._held.values() if value[0] == notebook)
+        return self._memory_held("notebook", notebook, "", moment)
 
-    def release(self, reservation: Reservation | None, row: UsageRow | None = None) -> int:
-        """Give back a reservation and, in the same transaction, record the call's row (if given)."""
+    def _memory_held(self, scope: str, notebook: str, user: str, moment: float) -> float:
+        """What reservations kept in memory hold in ``scope``, dropping the expired ones."""
+        self._held = {key: value for key, value in self._held.items() if value[2] > moment}
+        held = self._held.values()
+        if scope == "notebook":
+            return sum(value[1] for value in held if value[0] == notebook)
+        if scope == "user":
+            return sum(value[1] for value in held if value[3] == user)
+        return sum(value[1] for value in held)
+
+    def release(
+        self, reservation: Reservation | None, row: UsageRow | None = None, outbox: str | None = None
+    ) -> int:
+        """Give back a reservation and, in the same transaction, record the call's row (if given).
+
+        ``outbox`` lists the row as waiting to be copied to that team ledger, as ``record`` does.
+        """
         if row is not None:
             _clean(row)
+        targets = {row.uid: outbox} if row is not None and outbox else None
         with self._lock:
             if reservation is not None and reservation.id is not None and reservation.id < 0:
                 self._held.pop(reservation.id, None)
-                return self.record(row) if row is not None else -1
+                return self.record(row, outbox) if row is not None else -1
             try:
                 db = self._db(USAGE_FILE)
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     if reservation is not None and reservation.id is not None:
                         db.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
-                    row_id = db.execute(INSERT_SQL, _values(row)).lastrowid if row is not None else -1
+                    row_id = _insert_one(db, row, targets) if row is not None else -1
                     db.execute("COMMIT")
                 except BaseException:
                     if db.in_transaction:
@@ -257,36 +342,103 @@ class Ledger:
                 return row_id
             except _db_errors() as exc:
                 if row is not None:
-                    self.pending.append(row)
+                    self._keep_pending(row, outbox)
                 self._fail(
                     USAGE_FILE, exc, "this call is kept in memory and written when the ledger opens again"
                 )
                 return -1
 
+    # -- the outbox: rows waiting to be copied to a team ledger ---------------------------------------------
+
+    def queued(self, target: str, limit: int = 500) -> list[UsageRow]:
+        """Rows waiting to be copied to the team ledger ``target`` (the file's and those kept in memory)."""
+        rows = [row for row in self.pending if self._pending_outbox.get(row.uid) == target][:limit]
+        sql = (
+            f"SELECT {', '.join(f'usage.{quoted(name)}' for name in COLUMNS)}, usage.id FROM outbox "
+            "JOIN usage ON usage.uid = outbox.uid WHERE outbox.target = ? ORDER BY outbox.uid LIMIT ?"
+        )
+        with self._lock:
+            try:
+                found = self._db(USAGE_FILE).execute(sql, (target, limit - len(rows))).fetchall()
+            except _db_errors():  # recording already warned about this file
+                found = []
+        return rows + [UsageRow(*values) for values in found]
+
+    def unqueue(self, target: str, uids: Sequence[str]) -> bool:
+        """Strike rows off the outbox of ``target`` (they are in the team ledger now); False if it failed."""
+        with self._lock:
+            for uid in uids:
+                if self._pending_outbox.get(uid) == target:
+                    del self._pending_outbox[uid]
+            try:
+                db = self._db(USAGE_FILE)
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.executemany(
+                        "DELETE FROM outbox WHERE target = ? AND uid = ?", [(target, uid) for uid in uids]
+                    )
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+                return True
+            except _db_errors():
+                return False
+
     # -- reading ---------------------------------------------------------------------------------------------
 
     def totals(self, notebook: str | None = None, since: Any = None) -> dict[str, Any]:
         """Calls, tokens by kind and cost (USD) for one notebook (None: all) since a time (None: ever)."""
-        where, params = _where(notebook, since)
-        (found,) = self._query(f"SELECT COUNT(*), {SUMS_SQL} FROM usage{where}", params)
+        if notebook is None:
+            sql, params = grouped(SQLITE, (), _since(since), last=False)
+            (found,) = self._query(sql, params)
+        else:
+            where, params = _where(notebook, since)
+            (found,) = self._query(f"SELECT COUNT(*), {SUMS_SQL} FROM usage{where}", params)
         return dict(zip(("calls", *TOKEN_COLUMNS, "cost_usd"), found, strict=True))
 
     def per_model(self, notebook: str | None = None, since: Any = None) -> list[dict[str, Any]]:
         """Totals per model, most expensive first."""
-        where, params = _where(notebook, since)
-        sql = f"SELECT model, COUNT(*), {SUMS_SQL} FROM usage{where} GROUP BY model ORDER BY TOTAL(cost_usd) DESC, model"
         keys = ("model", "calls", *TOKEN_COLUMNS, "cost_usd")
+        if notebook is None:
+            sql, params = grouped(
+                SQLITE, ("model",), _since(since), order="ORDER BY TOTAL(cost_usd) DESC, model", last=False
+            )
+        else:
+            where, params = _where(notebook, since)
+            sql = f"SELECT model, COUNT(*), {SUMS_SQL} FROM usage{where} GROUP BY model ORDER BY TOTAL(cost_usd) DESC, model"
         return [dict(zip(keys, found, strict=True)) for found in self._query(sql, params)]
 
     def per_notebook(self, since: Any = None) -> list[dict[str, Any]]:
         """Calls and cost per notebook, most recently used first."""
-        where, params = _where(None, since)
-        sql = (
-            f"SELECT notebook, COUNT(*), TOTAL(cost_usd), MAX(ts) FROM usage{where} "
-            "GROUP BY notebook ORDER BY MAX(ts) DESC, notebook"
+        sql, params = grouped(
+            SQLITE, ("notebook",), _since(since), order="ORDER BY MAX(last_ts) DESC, notebook"
         )
-        keys = ("notebook", "calls", "cost_usd", "last_ts")
-        return [dict(zip(keys, found, strict=True)) for found in self._query(sql, params)]
+        return [_brief(found, "notebook") for found in rows_as_dicts(self._query(sql, params), ("notebook",))]
+
+    # -- the whole team (on this machine's ledger: everyone who used it) -------------------------------------
+
+    def team_totals(self, since: Any = None) -> dict[str, Any]:
+        """Calls, tokens by kind and cost of every call, since a time (None: ever)."""
+        return self.totals(None, since)
+
+    def per_user(self, since: Any = None) -> list[dict[str, Any]]:
+        """Calls, tokens, cost and last call per user, most expensive first."""
+        sql, params = grouped(SQLITE, ("user",), _since(since), order='ORDER BY TOTAL(cost_usd) DESC, "user"')
+        return rows_as_dicts(self._query(sql, params), ("user",))
+
+    def per_user_notebook(self, since: Any = None) -> list[dict[str, Any]]:
+        """Calls, tokens, cost and last call per user and notebook, most expensive first."""
+        keys = ("user", "notebook")
+        order = 'ORDER BY TOTAL(cost_usd) DESC, "user", notebook'
+        return rows_as_dicts(self._query(*grouped(SQLITE, keys, _since(since), order=order)), keys)
+
+    def spent_in(self, cap: Cap, notebook: str = "", user: str | None = None) -> float:
+        """What ``cap``'s scope has spent so far (the notebook ever; the user or the team in its period)."""
+        from .reserving import spent_query
+
+        return float(self._query(*spent_query(SQLITE, cap, notebook, user or current_user(), False))[0][0])
 
     def recent(self, notebook: str | None = None, limit: int = 10) -> list[UsageRow]:
         """The last ``limit`` calls, newest first."""
@@ -294,7 +446,9 @@ class Ledger:
         found = self._query(f"{SELECT_ROWS}{where} ORDER BY ts DESC, id DESC LIMIT ?", [*params, int(limit)])
         return [UsageRow(*values) for values in found]
 
-    def export_csv(self, path: str | os.PathLike[str], notebook: str | None = None, since: Any = None) -> int:
+    def export_csv(
+        self, path: str | os.PathLike[str], notebook: str | None = None, since: Any = None, team: bool = False
+    ) -> int:
         """Write the matching rows, oldest first, as CSV with a header; return how many rows were written.
 
         The file is UTF-8 with a byte-order mark (``utf-8-sig``), so Excel reads accents right.  Text cells that
@@ -302,15 +456,11 @@ class Ledger:
         newline: thread names, model slugs such as ``@preset/...``, the provider, ids and errors the server
         sent) get a leading single quote, as OWASP's CSV-injection advice says; numbers stay numbers, so a
         negative cost or token count is still a number.  Notebook paths are written in full, as stored: the
-        file is the user's own local export.
+        file is the user's own local export.  ``team`` changes nothing here: this machine's ledger holds
+        everyone's calls made on it.
         """
         where, params = _where(notebook, since)
-        found = self._query(f"{SELECT_ROWS}{where} ORDER BY ts, id", params)
-        with open(path, "w", newline="", encoding="utf-8-sig") as out:
-            writer = csv.writer(out)
-            writer.writerow((*COLUMNS, "id"))
-            writer.writerows([spreadsheet_safe(value) for value in values] for values in found)
-        return len(found)
+        return write_csv(path, self._query(f"{SELECT_ROWS}{where} ORDER BY ts, id", params))
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read on the ledger file; if it cannot be used, on the rows still pending in memory."""
@@ -392,13 +542,13 @@ class Ledger:
             db = open_database(self.home / name, migrations, BUSY_TIMEOUT_S)
             if name == USAGE_FILE and self.pending:
                 try:
-                    ids = _insert(db, self.pending)
+                    ids = _insert(db, self.pending, self._pending_outbox)
                 except BaseException:
                     db.close()
                     raise
                 for row, row_id in zip(self.pending, ids, strict=True):
                     row.id = row_id
-                self.pending = []
+                self.pending, self._pending_outbox = [], {}
             self._dbs[name] = db
         return db
 
@@ -418,6 +568,18 @@ class Ledger:
             LedgerWarning,
             stacklevel=stacklevel,
         )
+
+
+def write_csv(path: str | os.PathLike[str], found: Iterable[Sequence[Any]]) -> int:
+    """Write ledger rows (``COLUMNS`` then ``id``) as CSV with a header, formula-safe; return how many."""
+    count = 0
+    with open(path, "w", newline="", encoding="utf-8-sig") as out:
+        writer = csv.writer(out)
+        writer.writerow((*COLUMNS, "id"))
+        for values in found:
+            writer.writerow([spreadsheet_safe(value) for value in values])
+            count += 1
+    return count
 
 
 def spreadsheet_safe(value: Any) -> Any:
@@ -451,17 +613,63 @@ def _clean(row: UsageRow) -> None:
             value = "" if value is None else str(value)
         setattr(row, name, value)
     row.error = row.error[:ERROR_MAX_CHARS]
+    if not row.user:
+        row.user = current_user()
+    if not row.uid:
+        row.uid = uuid.uuid4().hex
 
 
-def _values(row: UsageRow) -> tuple[Any, ...]:
-    return tuple(getattr(row, name) for name in COLUMNS)
+def row_values(row: UsageRow) -> tuple[Any, ...]:
+    """The row's column values; a missing uid (a row inserted without ``_clean``) is stored as NULL."""
+    values = [getattr(row, name) for name in COLUMNS]
+    values[UID_INDEX] = values[UID_INDEX] or None
+    return tuple(values)
 
 
-def _insert(db: sqlite3.Connection, rows: Sequence[UsageRow]) -> list[int]:
-    """Insert rows in one transaction; return their ids."""
+def _since(since: Any) -> str | None:
+    return None if since is None else to_timestamp(since)
+
+
+def _brief(found: dict[str, Any], key: str) -> dict[str, Any]:
+    """A per-notebook row as ``per_notebook`` answers it: the key, calls, cost and the last call's time."""
+    return {
+        key: found[key],
+        "calls": found["calls"],
+        "cost_usd": found["cost_usd"],
+        "last_ts": found["last_ts"],
+    }
+
+
+def reservation_from(judged: Sequence[Judged], amount: float, row_id: int | None, store: str) -> Reservation:
+    """The answer of a reservation from each cap's figures: the first refusing cap's, else the first cap's."""
+    refused = next((found for found in judged if not found.fits), None)
+    shown = refused or (judged[0] if judged else None)
+    return Reservation(
+        refused is None,
+        shown.spent_usd if shown else 0.0,
+        shown.held_usd if shown else 0.0,
+        float(amount),
+        row_id,
+        cap=shown.cap if shown else None,
+        store=store,
+    )
+
+
+def _insert_one(db: sqlite3.Connection, row: UsageRow, targets: Mapping[str, str] | None) -> int:
+    row_id = db.execute(INSERT_SQL, row_values(row)).lastrowid
+    target = targets.get(row.uid) if targets else None
+    if target:
+        db.execute("INSERT OR IGNORE INTO outbox (target, uid) VALUES (?, ?)", (target, row.uid))
+    return row_id
+
+
+def _insert(
+    db: sqlite3.Connection, rows: Sequence[UsageRow], targets: Mapping[str, str] | None = None
+) -> list[int]:
+    """Insert rows in one transaction (listing those named in ``targets`` in the outbox); return their ids."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        ids = [db.execute(INSERT_SQL, _values(row)).lastrowid for row in rows]
+        ids = [_insert_one(db, row, targets) for row in rows]
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
@@ -481,20 +689,43 @@ def _memory_db(rows: Sequence[UsageRow], disk: Path) -> sqlite3.Connection:
 
     db = sqlite3.connect(":memory:", isolation_level=None, uri=True)
     migrate(db, USAGE_MIGRATIONS)
-    db.executemany(INSERT_SQL, [_values(row) for row in rows])
-    listed = f"{', '.join(COLUMNS)}, id"
+    db.executemany(INSERT_SQL, [row_values(row) for row in rows])
+    listed = f"{COLUMNS_SQL}, id"
     # immutable: a WAL file in a read-only directory, where no -shm can be made
     for how in ("mode=ro", "immutable=1"):
         try:
             db.execute("ATTACH DATABASE ? AS disk", (f"{disk.resolve().as_uri()}?{how}",))
-            db.execute(f"SELECT {listed} FROM disk.usage LIMIT 1")
+            on_disk = _disk_columns(db)
+            db.execute(f"SELECT {on_disk} FROM disk.usage LIMIT 1")
         except sqlite3.Error:
             if any(name == "disk" for _, name, _ in db.execute("PRAGMA database_list")):
                 db.execute("DETACH DATABASE disk")
             continue
         # a TEMP view is found before main's table of the same name, so the usual queries read both
         db.execute(
-            f"CREATE TEMP VIEW usage AS SELECT {listed} FROM main.usage UNION ALL SELECT {listed} FROM disk.usage"
+            f"CREATE TEMP VIEW usage AS SELECT {listed} FROM main.usage UNION ALL SELECT {on_disk} FROM disk.usage"
         )
         break
+    db.execute(_rollup_view())  # the sums, computed from the rows above (the file's own sums may be older)
     return db
+
+
+def _disk_columns(db: sqlite3.Connection) -> str:
+    """The usage columns of the attached file, with defaults for those an older (read-only) file lacks."""
+    present = {name for _, name, *_ in db.execute("PRAGMA disk.table_info(usage)")}
+    missing = {"user": "'' AS \"user\"", "uid": "NULL AS uid"}
+    return ", ".join(
+        quoted(name) if name in present else missing.get(name, f"NULL AS {name}") for name in (*COLUMNS, "id")
+    )
+
+
+def _rollup_view() -> str:
+    from .schema import DAY_BUCKET, MONTH_BUCKET, ROLLUP_SUMS
+
+    sums = ", ".join(f"COALESCE(SUM({name}), 0) AS {name}" for name in ROLLUP_SUMS)
+    parts = [
+        f"SELECT '{span}' AS span, {bucket.format(ts='ts')} AS bucket, \"user\", notebook, model, "
+        f"COUNT(*) AS calls, {sums}, TOTAL(cost_usd) AS cost_usd, MAX(ts) AS last_ts FROM usage GROUP BY 1, 2, 3, 4, 5"
+        for span, bucket in (("day", DAY_BUCKET), ("month", MONTH_BUCKET))
+    ]
+    return "CREATE TEMP VIEW usage_rollup AS " + " UNION ALL ".join(parts)

@@ -44,6 +44,8 @@ def usage_magic(magics: Any, line: str) -> None:
     since = parse_since(args.since)
     session = magics.session
     notebook = session.notebook()
+    if args.team:
+        return show_team(magics, since, args.csv)
     if args.csv:
         export_csv(session.ledger, args.csv, None if args.all_notebooks else notebook, since)
         return None
@@ -94,11 +96,38 @@ def parse_since(text: str | None) -> str | None:
         ) from None
 
 
-def export_csv(ledger: Any, path_text: str, notebook: str | None, since: str | None) -> int:
+def show_team(magics: Any, since: str | None, csv_path: str | None) -> None:
+    """``%o4_usage --team``: the whole team's figures (the team ledger's, else this machine's), or its CSV."""
+    from ..store.user import current_user
+    from .usage_tables import TeamReport, gather_team, team_text_report
+
+    session, settings = magics.session, magics.session.settings
+    if csv_path:
+        export_csv(session.ledger, csv_path, None, since, team=True)
+        return
+    figures = gather_team(
+        session.ledger,
+        current_user(),
+        since,
+        settings.user_budget_usd,
+        settings.team_budget_usd,
+        settings.budget_period,
+    )
+    if is_terminal(magics.shell):
+        print(team_text_report(figures))
+        return
+    from IPython.display import display
+
+    display(TeamReport(figures))
+
+
+def export_csv(
+    ledger: Any, path_text: str, notebook: str | None, since: str | None, team: bool = False
+) -> int:
     """Write the matching ledger rows to ``path_text`` and say how many, and where; return the count."""
     path = Path(unquote(path_text)).expanduser()
     try:
-        count = ledger.export_csv(path, notebook=notebook, since=since)
+        count = ledger.export_csv(path, notebook=notebook, since=since, **({"team": True} if team else {}))
     except OSError as exc:
         raise UsageError(f"could not write {path}: {exc.strerror or exc}") from None
     print(f"o4: wrote {count} call{'' if count == 1 else 's'} to {path.resolve()}")
