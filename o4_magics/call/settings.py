@@ -70,10 +70,6 @@ class O4Settings(Configurable):
     agent_max_steps = Int(
         8, help="Model calls per question at most when the model may use tools (--tools, the chat's Agent mode)."
     ).tag(config=True)
-
-    @validate("agent_max_steps")
-    def _check_agent_max_steps(self, proposal: Any) -> Any:
-        return _positive("agent_max_steps", proposal["value"])
     ledger_url = Unicode(
         "",
         help="A team's shared ledger: postgresql://user@host:5432/database (empty: $O4_MAGICS_LEDGER_URL, "
@@ -89,6 +85,10 @@ class O4Settings(Configurable):
     budget_period = CaselessStrEnum(
         list(BUDGET_PERIODS), "month", help="Period of user_budget_usd and team_budget_usd: UTC day or month."
     ).tag(config=True)
+
+    @validate("agent_max_steps")
+    def _check_agent_max_steps(self, proposal: Any) -> Any:
+        return _positive("agent_max_steps", proposal["value"])
 
     @validate("max_tokens")
     def _check_max_tokens(self, proposal: Any) -> Any:
