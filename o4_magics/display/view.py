@@ -120,6 +120,14 @@ class WidgetSink:
         children.insert(children.index(self.out), frozen)
         self.box.children = tuple(children)
 
+    def reset(self) -> None:
+        """Remove the frozen parts (the text they showed was replaced)."""
+        if self._frozen and self.box is not None:
+            self.box.children = tuple(child for child in self.box.children if child not in self._frozen)
+            for frozen in self._frozen:
+                frozen.close()
+        self._frozen = []
+
     def finish(self, bundle: dict[str, str], *extra: dict[str, str]) -> None:
         self.show(bundle, *extra)
         if self._frozen and self.box is not None:
@@ -172,6 +180,7 @@ class ReplyView:
         self._size = 0  # text characters known at the last redraw
         self._live_drawn = 0  # characters of live text at the last redraw
         self._frozen_chars = 0  # reply characters frozen so far
+        self._frozen_source = ""  # those characters
         self._frozen: list[str] = []  # their rendering, in order
         self._reasoning_frozen = False
 
@@ -241,6 +250,16 @@ class ReplyView:
             self._freeze({"text/markdown": rendered})
             self._frozen.append(rendered)
         self._frozen_chars += settled
+        self._frozen_source += part
+
+    def _unfreeze(self) -> None:
+        """The text no longer starts with what was frozen (a front rewrote it): draw it whole from now on."""
+        reset = getattr(self.sink, "reset", None)
+        if reset is not None:
+            reset()
+        self._frozen = [part for part in self._frozen[:1] if self._reasoning_frozen]
+        self._frozen_chars, self._frozen_source = 0, ""
+        self.freezing = False
 
     def _fold_reasoning(self, reasoning: str, seconds: float | None, tokens: int) -> None:
         """When the answer starts, the reasoning becomes a closed block above it (frozen)."""
@@ -266,6 +285,8 @@ class ReplyView:
 
     def text(self, text_so_far: str) -> None:
         self._size = len(text_so_far)
+        if self._frozen_chars and not text_so_far.startswith(self._frozen_source):
+            self._unfreeze()
         if self.freezing:
             self._settle(text_so_far)
         live = text_so_far[self._frozen_chars :]
@@ -304,6 +325,9 @@ class ReplyView:
                     frontend=self.frontend,
                     open_=False,
                 )
+                frozen_text = "".join(self._frozen)
+            if self._frozen_chars and not text.startswith(self._frozen_source):
+                self._unfreeze()
                 frozen_text = "".join(self._frozen)
             if text and body == text and self._frozen_chars <= len(text):
                 rest = self._markdown(text[self._frozen_chars :], streaming=False) if text[self._frozen_chars :] else ""
