@@ -7,6 +7,7 @@ The SDK's own retries are off: ``call.retries`` decides, so that Stop can end a 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,3 +59,22 @@ class ClientPool:
         for client in self._clients.values():
             client.close()
         self._clients.clear()
+
+
+def sdk_chunks(stream: Any) -> Iterator[Any]:
+    """The chunks of an SDK stream; a transport error mid-stream is raised as ``openai.APITimeoutError`` or
+    ``openai.APIConnectionError``, as openai 3 raises it (openai 2, on Colab, lets httpx's own error out)."""
+    try:
+        import httpx
+    except ImportError:  # an SDK without httpx wraps its own errors
+        yield from stream
+        return
+    try:
+        yield from stream
+    except (httpx.TimeoutException, httpx.TransportError) as error:
+        import openai
+
+        request = stream.response.request
+        if isinstance(error, httpx.TimeoutException):
+            raise openai.APITimeoutError(request=request) from error
+        raise openai.APIConnectionError(request=request) from error
