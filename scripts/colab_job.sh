@@ -30,6 +30,7 @@ COLAB_TESTS=(
   tests/test_errors.py
   tests/test_fault_matrix.py
   tests/test_secrets.py
+  tests/test_concurrency.py
   tests/test_notebooks.py
   tests/test_example_notebooks.py
 )

@@ -63,18 +63,19 @@ class ClientPool:
 
 def sdk_chunks(stream: Any) -> Iterator[Any]:
     """The chunks of an SDK stream; a transport error mid-stream is raised as ``openai.APITimeoutError`` or
-    ``openai.APIConnectionError``, as openai 3 raises it (openai 2, on Colab, lets httpx's own error out)."""
-    try:
-        import httpx
-    except ImportError:  # an SDK without httpx wraps its own errors
-        yield from stream
-        return
+    ``openai.APIConnectionError``, as openai 3 raises it (openai 2, on Colab, lets httpx's own error out).
+
+    httpx's classes are recognised by name: importing httpx here, from two request threads at once, could
+    meet a half-imported module."""
     try:
         yield from stream
-    except (httpx.TimeoutException, httpx.TransportError) as error:
+    except Exception as error:
+        kinds = {cls.__name__ for cls in type(error).__mro__ if cls.__module__.split(".")[0] == "httpx"}
+        if "TransportError" not in kinds:
+            raise
         import openai
 
         request = stream.response.request
-        if isinstance(error, httpx.TimeoutException):
+        if "TimeoutException" in kinds:
             raise openai.APITimeoutError(request=request) from error
         raise openai.APIConnectionError(request=request) from error
