@@ -170,3 +170,37 @@ def test_nbconvert_html_shows_the_chat_transcript(keyed_env, tmp_path):
     assert "How would I detect stores whose sales suddenly dropped?" in shown
     assert shown.count("rolling median") >= 2  # the %%o4 reply, and the chat's transcript of it
     assert re.search(r"thread\s+side\s+No messages yet\.", shown)  # %o4_chat -t side: an empty transcript
+
+
+# -- time bounds on hostile replies --------------------------------------------------------------------------
+
+#: Inputs that make naive markdown or regex code backtrack or nest.
+HOSTILE = ("![", "[", "&#", "[a](", "<a ", "*a ", "a_", "\\(", "> ", "`", "<http://")
+
+
+@pytest.mark.timeout(120)
+def test_static_copies_and_ipywidgets_7_bubbles_of_hostile_replies_take_linear_time(shell):
+    import time
+
+    from o4_magics.widgets.chat_view import MARKDOWN_MAX_CHARS, bundle_html
+    from o4_magics.widgets.static import preformatted
+
+    magics = next(c for c in shell.configurables if type(c).__name__ == "O4Magics")
+    from o4_magics.widgets.chat import ChatWidget
+
+    for unit in HOSTILE:
+        megabyte = unit * (1_000_000 // len(unit))
+        largest = unit * (MARKDOWN_MAX_CHARS // len(unit))  # the longest text still rendered as markdown
+        started = time.perf_counter()
+        assert html_text(preformatted(megabyte)).strip() == megabyte.strip()
+        assert bundle_html({"text/markdown": megabyte})  # over the cap: shown as typed
+        bundle_html({"text/markdown": largest})
+        chat = ChatWidget(magics.session, thread=f"hostile{HOSTILE.index(unit)}")
+        try:
+            chat.add(
+                "assistant", "o4-mini", {"output_type": "display_data", "data": {"text/markdown": megabyte}}
+            )
+            assert len(chat.static_html()) > 1_000_000 and len(chat.static_text()) >= len(megabyte)
+        finally:
+            chat.close()
+        assert time.perf_counter() - started < 6, unit
