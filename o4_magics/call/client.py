@@ -7,6 +7,7 @@ The SDK's own retries are off: ``call.retries`` decides, so that Stop can end a 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,3 +59,23 @@ class ClientPool:
         for client in self._clients.values():
             client.close()
         self._clients.clear()
+
+
+def sdk_chunks(stream: Any) -> Iterator[Any]:
+    """The chunks of an SDK stream; a transport error mid-stream is raised as ``openai.APITimeoutError`` or
+    ``openai.APIConnectionError``, as openai 3 raises it (openai 2, on Colab, lets httpx's own error out).
+
+    httpx's classes are recognised by name: importing httpx here, from two request threads at once, could
+    meet a half-imported module."""
+    try:
+        yield from stream
+    except Exception as error:
+        kinds = {cls.__name__ for cls in type(error).__mro__ if cls.__module__.split(".")[0] == "httpx"}
+        if "TransportError" not in kinds:
+            raise
+        import openai
+
+        request = stream.response.request
+        if "TimeoutException" in kinds:
+            raise openai.APITimeoutError(request=request) from error
+        raise openai.APIConnectionError(request=request) from error

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .client import sdk_chunks
 from .retries import RetryPolicy
 
 
@@ -207,7 +208,7 @@ class StreamingCall:
             stream.close()
             return
         result = self.result
-        for chunk in stream:
+        for chunk in sdk_chunks(stream):
             if self._cancelled.is_set():
                 break
             if result.generation_id is None:

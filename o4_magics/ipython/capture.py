@@ -57,9 +57,15 @@ class WarnedCell:
 
 
 def current_cell(shell: Any) -> int | None:
-    """The execution count of the running cell (IPython counts ahead by one while a cell runs)."""
+    """The execution count of the running cell (IPython 9.8 and later count ahead by one while a cell runs;
+    earlier ones, Colab's 7.34 among them, count the cell when it has run)."""
     count = getattr(shell, "execution_count", None)
-    return count - 1 if isinstance(count, int) and count > 0 else None
+    if not isinstance(count, int):
+        return None
+    from IPython import version_info
+
+    count -= version_info[:2] >= (9, 8)
+    return count if count > 0 else None
 
 
 class DisplayCapture:
@@ -80,6 +86,7 @@ class DisplayCapture:
         self.last_cell_images = 0
         self._cell_images = 0
         self._hooked_publisher: Any = None
+        self._running_cell: int | None = None  # set before each cell: its post-execute displays are its own
 
     # -- hooks -------------------------------------------------------------------------------------------
     def install(self) -> None:
@@ -150,6 +157,7 @@ class DisplayCapture:
         self._hooked_publisher = publisher
 
     def _pre_run_cell(self, info: Any) -> None:
+        self._running_cell = current_cell(self.shell)
         self._cell_images = 0
         self._cell_warnings = []
         self.cell_displays = 0
@@ -208,7 +216,9 @@ class DisplayCapture:
     def add(self, mime: str, payload: str | bytes, cell: int | None = None) -> None:
         raw = payload if isinstance(payload, bytes) else base64.b64decode(payload)
         if cell is None:
-            cell = current_cell(self.shell)
+            # The cell that ran last: matplotlib's inline figures come after it, when IPython before 9.8 has
+            # already counted the next one.
+            cell = self._running_cell if self._running_cell is not None else current_cell(self.shell)
         self.images.append(DisplayedImage(cell, mime, raw))
         self._cell_images += 1
         self._bytes += len(raw)

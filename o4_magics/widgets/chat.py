@@ -32,6 +32,7 @@ from .chat_view import (
     status_line,
     variable_choices,
 )
+from .static import StaticCopy, widget_bundle
 
 #: Values sent as pictures (with their text description) rather than as text alone.
 _IMAGE_KINDS = {
@@ -72,7 +73,6 @@ def chat_magic(magics: Any, line: str) -> None:
     Re-running the same cell closes the chat it showed before, so old chats do not keep listening.
     """
     from IPython.core.error import UsageError
-    from IPython.display import display
 
     from ..call.spec import check_model, check_thread
     from ..ipython.options import split_options
@@ -98,7 +98,7 @@ def chat_magic(magics: Any, line: str) -> None:
     )
     chat.cell_id = cell
     chat.agent.value = bool(args.agent)
-    display(chat.widget)
+    chat.show()
 
 
 def _main_loop() -> Any:
@@ -198,6 +198,7 @@ class ChatWidget(ChatLayout):
         self._epoch = session.threads.get(thread).epoch
         self._total_usd, self._calls = 0.0, 0
         self._order = next(_ORDER)
+        self.static: StaticCopy | None = None
         title = f"<b>{html.escape(model_label(self._model()))}</b> chat · thread <code>{html.escape(thread)}</code>"
         super().__init__(title, self._choices(), idle_status(len(session.threads.get(thread).turns)))
         self._sync()
@@ -216,6 +217,23 @@ class ChatWidget(ChatLayout):
         self.widget.observe(self._on_comm_change, names="comm")
         self._agent_runner: Any = None  # Agent mode's proposed cells (widgets.agent_view), made when first used
         self._main_loop = _main_loop()  # where approved cells run when clicks arrive on a subshell thread
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        return widget_bundle(self.widget, self.static_html(), self.static_text())
+
+    def show(self) -> None:
+        """Display the chat with a static transcript beside it, brought up to date after each cell runs (an
+        update redraws the live chat, which must not happen while the user types in it)."""
+        self.static = StaticCopy(self.widget)
+        self.static.show(self.static_html(), self.static_text())
+
+    def update_static(self) -> bool:
+        """Re-send the static transcript if it changed; True if it was sent."""
+        if self.static is None or self.closed:
+            return False
+        with self._lock:
+            copy = self.static_html(), self.static_text()
+        return self.static.update(*copy)
 
     def _on_comm_change(self, change: dict) -> None:
         if change.get("new") is None:  # the widget was closed (its output cleared and the model closed)
@@ -306,6 +324,7 @@ class ChatWidget(ChatLayout):
     def _after_cell(self, _result: Any = None) -> None:
         self.refresh_variables()
         self._sync()
+        self.update_static()
 
     # -- sending -----------------------------------------------------------------------------------------
     def send(self, text: str | None = None) -> bool:

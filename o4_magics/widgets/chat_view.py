@@ -8,6 +8,7 @@ reply streams from a worker thread, where ``with out:`` would capture the wrong 
 from __future__ import annotations
 
 import html
+import re
 import threading
 import types
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..display.render import escape_money
+from .static import preformatted
 
 #: The transcript keeps this many messages; older ones are dropped (the thread itself is bounded too).
 MAX_BUBBLES = 200
@@ -33,6 +35,7 @@ LAST_IMAGE = "\x00last-image"
 _HIDDEN_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "open"}
 _MISSING = object()
 _FIRST_KINDS = ("DataFrame", "Series", "LazyFrame", "Figure", "SubFigure", "Axes", "Image")
+_TAG = re.compile(r"<[^<>]*>")
 
 
 def markdown_output(markdown: str, plain: str = "") -> dict[str, Any]:
@@ -47,11 +50,55 @@ def error_markdown(message: str) -> str:
     return f"⚠️ {escape_money(message)}"
 
 
-def bubble(kind: str, title: str) -> tuple[w.VBox, w.Output]:
+#: ipywidgets 7 (Colab's, classic Notebook's): bubbles draw their markdown as HTML (see ``HTMLOutput``).
+WIDGETS_7 = w.__version__.split(".")[0] == "7"
+#: Longer markdown is shown as typed: markdown-it-py is linear, but up to ~12 µs a character on hostile input.
+MARKDOWN_MAX_CHARS = 50_000
+_MARKDOWN: list[Any] = []
+
+
+def bundle_html(data: dict[str, Any]) -> str:
+    """One output bundle as safe HTML: its markdown rendered (markdown-it-py, then nh3 keeps only harmless
+    tags), or, without those packages, its text as typed."""
+    markdown = data.get("text/markdown")
+    if markdown is not None and len(markdown) > MARKDOWN_MAX_CHARS:
+        markdown = None
+    try:
+        import nh3
+        from markdown_it import MarkdownIt
+    except ImportError:
+        markdown = None
+    if markdown is None:
+        return preformatted(data.get("text/plain") or data.get("text/markdown", ""))
+    if not _MARKDOWN:
+        _MARKDOWN.append(MarkdownIt("commonmark", {"html": True}).enable("table"))
+    return nh3.clean(_MARKDOWN[0].render(markdown))
+
+
+class HTMLOutput(w.HTMLMath):
+    """A bubble's body on ipywidgets 7: the ``outputs`` of an Output widget, drawn as HTML in Python (math by
+    the frontend's MathJax, ``\\$`` shown as "$"). Classic Notebook 6.5's widgetsnbextension 3.6 cannot create
+    Output models (its OutputModel has no ``_deserialize_state``), so ipywidgets 7 bubbles do without them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._outputs: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def outputs(self) -> tuple[dict[str, Any], ...]:
+        return self._outputs
+
+    @outputs.setter
+    def outputs(self, outputs: Any) -> None:
+        self._outputs = tuple(outputs)
+        self.value = "".join(bundle_html(output.get("data", {})) for output in self._outputs)
+
+
+def bubble(kind: str, title: str) -> tuple[w.VBox, Any]:
     """A message: a small coloured header (``You`` / ``o4-mini``) over an Output holding its markdown."""
     color, border, align, margin = BUBBLES[kind]
     header = w.HTML(f'<b style="color:{color};font-size:0.85em">{html.escape(title)}</b>')
-    body = w.Output(layout=w.Layout(padding="0 4px"))
+    body = (HTMLOutput if WIDGETS_7 else w.Output)(layout=w.Layout(padding="0 4px"))
     width = "100%" if kind == "notice" else "85%"
     # flex 0 0 auto: in the fixed-height transcript, bubbles must not shrink to fit (their text would be cut)
     look = w.Layout(
@@ -72,6 +119,7 @@ class ChatLayout:
 
     def __init__(self, title: str, choices: list[tuple[str, str]], idle_status: str) -> None:
         self._lock = threading.RLock()
+        self._title = title
         self._bubbles: list[w.Box] = []
         # The transcript is a scrolling column laid out bottom-up (column-reverse, children newest first):
         # browsers keep such a box scrolled to its newest message, which ipywidgets cannot do otherwise.
@@ -117,13 +165,12 @@ class ChatLayout:
             tooltip="Agent mode: o4-mini may look at your variables and propose cells; nothing runs until you click Run",
             layout=w.Layout(width="90px"),
         )
-        self.picker = w.Dropdown(
-            options=choices,
-            value=NOTHING,
-            tooltip="Attach to the next message",
-            layout=w.Layout(width="300px"),
-        )
+        self.picker = w.Dropdown(options=choices, value=NOTHING, layout=w.Layout(width="300px"))
+        if self.picker.has_trait("tooltip"):  # ipywidgets 8 (7 has tooltips on buttons only)
+            self.picker.tooltip = "Attach to the next message"
         self.status = w.HTML(idle_status)
+        for no_math in ("tex2jax_ignore", "mathjax_ignore"):  # classic Notebook typesets "$1 … $2" as math
+            self.status.add_class(no_math)
         self.widget = w.VBox(
             [
                 w.HTML(f'<span style="font-size:0.85em;color:#555">{title}</span>'),
@@ -176,6 +223,7 @@ class ChatLayout:
     def add(self, kind: str, title: str, *outputs: dict[str, Any]) -> w.Output:
         """Append a message (``user``, ``assistant`` or ``notice``); return its Output for later drawing."""
         box, out = bubble(kind, title)
+        box._o4_title = title  # for the static copy
         out.outputs = outputs
         with self._lock:
             self._bubbles.append(box)
@@ -227,6 +275,41 @@ class ChatLayout:
             texts = [out["data"].get("text/markdown", "") for out in box.children[1].outputs if "data" in out]
             found.append((kind, "\n\n".join(texts)))
         return found
+
+    def static_messages(self) -> list[tuple[str, str, str]]:
+        """The transcript as (kind, title, plain text) triples, oldest first, for the static copy: each
+        message's text/plain when it has one (costs with a plain "$"), else its markdown as typed."""
+        found = []
+        for box in list(self._bubbles):
+            kind = next(c for c in box._dom_classes if c.startswith("o4-chat-")).removeprefix("o4-chat-")
+            texts = []
+            for out in box.children[1].outputs:
+                data = out.get("data", {})
+                plain = data.get("text/plain") or data.get("text/markdown", "").replace("  \n", "\n")
+                texts.append(plain.replace("\\\\$", "$"))
+            found.append((kind, getattr(box, "_o4_title", kind), "\n\n".join(texts)))
+        return found
+
+    def static_html(self) -> str:
+        """The chat as a static transcript (title, messages, status line) for viewers without widgets."""
+        parts = [f'<div style="font-size:0.85em;color:#555">{self._title}</div>']
+        for kind, title, text in self.static_messages():
+            color, border, _, margin = BUBBLES[kind]
+            parts.append(
+                f'<div style="border:{border};padding:2px 8px;margin:{margin}">'
+                f'<b style="color:{color};font-size:0.85em">{html.escape(title)}</b>{preformatted(text)}</div>'
+            )
+        if not self._bubbles:
+            parts.append('<div style="color:#555">No messages yet.</div>')
+        parts.append(self.status.value)
+        return f'<div style="border:1px solid #e0e0e0;padding:6px">{"".join(parts)}</div>'
+
+    def static_text(self) -> str:
+        """The same transcript as plain text."""
+        lines = [html.unescape(_TAG.sub("", self._title))]
+        lines += [f"{title}: {text}" for _, title, text in self.static_messages()]
+        lines.append(html.unescape(_TAG.sub("", self.status.value)))
+        return "\n\n".join(lines)
 
     def close_widgets(self) -> None:
         self.clear()

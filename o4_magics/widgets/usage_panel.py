@@ -1,11 +1,13 @@
 """The ``%o4_usage`` magic and its live ipywidgets panel: totals, budget bar, per-model table, recent calls.
 
-The figures and their HTML come from ``usage_tables``; ipywidgets is imported only when a panel is built.
-Terminal IPython gets the same figures as a plain text table.
+The figures and their HTML come from ``usage_tables``; ipywidgets (7 or 8) is imported only when a panel is
+built. Terminal IPython gets the same figures as a plain text table; the panel's display also holds a static
+copy of its tables for viewers without widgets (``static.StaticCopy``).
 """
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 import weakref
@@ -18,12 +20,16 @@ from IPython.core.magic_arguments import parse_argstring
 
 from ..display.terminal import is_terminal
 from ..store.ledger import to_timestamp
+from .static import StaticCopy, widget_bundle
 from .usage_tables import (
+    BOX_STYLE,
+    MUTED,
     UsageFigures,
     budget_html,
     budget_level,
     gather,
     header_html,
+    local_time,
     models_html,
     notebooks_html,
     recent_html,
@@ -53,8 +59,6 @@ def usage_magic(magics: Any, line: str) -> None:
         figures = gather(session.ledger, notebook, args.all_notebooks, since, magics.budget_usd)
         print(text_report(figures))
         return None
-    from IPython.display import display
-
     panel = UsagePanel(
         session,
         notebook=notebook,
@@ -62,7 +66,7 @@ def usage_magic(magics: Any, line: str) -> None:
         since=since,
         budget_usd=lambda: magics.budget_usd,  # read at each refresh, so %config changes show up
     )
-    display(panel.widget)
+    panel.show()
     return None
 
 
@@ -138,23 +142,36 @@ def export_csv(
 
 
 class _PanelListener:
-    """A ``session.listeners`` entry that holds its panel weakly and drops out once the panel is closed or gone."""
+    """A ``session.listeners`` entry (or, with ``event``, a shell event callback) that holds its panel weakly,
+    calls ``method`` on it, and drops out once the panel is closed or gone."""
 
-    def __init__(self, panel: UsagePanel, listeners: list[Callable[[Any], None]]) -> None:
+    def __init__(
+        self,
+        panel: UsagePanel,
+        listeners: list[Callable[[Any], None]] | None,
+        method: str = "request_refresh",
+        events: Any = None,
+        event: str = "",
+    ) -> None:
         self._panel = weakref.ref(panel)
         self._listeners = listeners
+        self._method = method
+        self._events, self._event = events, event
 
-    def __call__(self, row: Any) -> None:
+    def __call__(self, *args: Any) -> None:
         panel = self._panel()
         if panel is None or panel.closed:
             self.remove()
             return
-        panel.request_refresh()
+        getattr(panel, self._method)()
 
     def remove(self) -> None:
-        """Leave the session's listeners (once is enough; later calls do nothing)."""
+        """Leave the session's listeners or the shell's event (once is enough; later calls do nothing)."""
         try:
-            self._listeners.remove(self)
+            if self._events is not None:
+                self._events.unregister(self._event, self)
+            elif self._listeners is not None:
+                self._listeners.remove(self)
         except ValueError:
             pass
 
@@ -192,6 +209,8 @@ class UsagePanel:
         self._schedule_lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._last_refresh = 0.0
+        self.static: StaticCopy | None = None
+        self._cell_hook: _PanelListener | None = None
 
         self.header = widgets.HTML()
         self.totals_html = widgets.HTML()
@@ -214,7 +233,8 @@ class UsagePanel:
             self.recent_html,
         ]
         self.widget = widgets.VBox(self.children, layout=widgets.Layout(padding="2px 4px"))
-        self.widget.add_class("o4-usage-panel")
+        for name in ("o4-usage-panel", "tex2jax_ignore", "mathjax_ignore"):  # costs are not math (classic)
+            self.widget.add_class(name)
         self.widget._o4_usage_panel = self  # the widget registry keeps the panel alive until it is closed
         self.widget.observe(self._on_comm_change, names="comm")
         self.refresh()
@@ -222,7 +242,46 @@ class UsagePanel:
         session.listeners.append(self._listener)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        return widget_bundle(self.widget, self.static_html(), self.static_text())
+
+    # -- the display and its static copy -----------------------------------------------------------------
+    def show(self) -> None:
+        """Display the panel with a static copy of its tables, brought up to date after each cell runs."""
+        self.static = StaticCopy(self.widget)
+        self.static.show(self.static_html(), self.static_text())
+        events = getattr(getattr(self.session, "shell", None), "events", None)
+        if events is not None:
+            self._cell_hook = _PanelListener(self, None, "update_static", events, "post_run_cell")
+            events.register("post_run_cell", self._cell_hook)
+
+    def update_static(self) -> bool:
+        """Refresh, then re-send the static copy if its figures changed (after a cell: see ``StaticCopy``)."""
+        if self.static is None or self.closed:
+            return False
+        self._safe_refresh()
+        return self.static.update(self.static_html(), self.static_text())
+
+    def static_html(self) -> str:
+        """The tables as HTML for viewers without widgets: what the panel showed after the last call."""
+        figures = self.figures
+        if figures is None:
+            return ""
+        scope = "every notebook" if figures.all_notebooks else figures.notebook
+        last = f", last call {local_time(figures.recent[0].ts, with_date=True)}" if figures.recent else ""
+        parts = [
+            f'<div style="{BOX_STYLE}"><b>o4 usage</b> · {html.escape(scope)} '
+            f'<span style="color:{MUTED}">· a copy saved with the notebook{html.escape(last)}</span></div>',
+            totals_html(figures),
+            budget_html(figures) if figures.budget_usd is not None else "",
+            notebooks_html(figures),
+            models_html(figures),
+            recent_html(figures),
+        ]
+        return "".join(parts)
+
+    def static_text(self) -> str:
+        """The same figures as plain text (the terminal's table)."""
+        return text_report(self.figures) if self.figures is not None else "o4 usage"
 
     # -- readable state ----------------------------------------------------------------------------------
     @property
@@ -320,6 +379,8 @@ class UsagePanel:
         if timer is not None:
             timer.cancel()
         self._listener.remove()
+        if self._cell_hook is not None:
+            self._cell_hook.remove()
         for part in (*self.children, self.budget_bar, self.budget_label):
             for owned in (getattr(part, "layout", None), getattr(part, "style", None), part):
                 if owned is not None:
