@@ -5,8 +5,8 @@ The emulator fixture ``o4_emulator`` comes from o4_magics' own pytest plugin (o4
 
 from __future__ import annotations
 
-import time
 import atexit
+import time
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell

@@ -111,9 +111,7 @@ class WidgetSink:
     def freeze(self, bundle: dict[str, str]) -> None:
         if self.box is None:  # no box to grow: the live output keeps everything
             return
-        import ipywidgets as widgets
-
-        frozen = widgets.Output(layout=self.out.layout)
+        frozen = type(self.out)(layout=self.out.layout)  # the same kind of body as the live one
         frozen.outputs = self._outputs(bundle)
         self._frozen.append(frozen)
         children = list(self.box.children)
