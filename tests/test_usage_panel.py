@@ -53,7 +53,11 @@ def wait_for(predicate, timeout: float = 3.0) -> bool:
 
 def shown_panel(captured) -> UsagePanel:
     """The UsagePanel behind the one widget a %o4_usage cell displayed."""
-    views = [out.data[WIDGET_VIEW] for out in captured.outputs if WIDGET_VIEW in out.data]
+    views = [
+        out.data[WIDGET_VIEW]
+        for out in captured.outputs
+        if WIDGET_VIEW in out.data and not getattr(out, "update", False)  # not an older panel's static copy
+    ]
     assert len(views) == 1
     (panel,) = (
         panel for panel in usage_panel.UsagePanel.built if panel.widget.model_id == views[0]["model_id"]

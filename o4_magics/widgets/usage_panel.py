@@ -33,6 +33,7 @@ from .usage_tables import (
     models_html,
     notebooks_html,
     recent_html,
+    shown_notebook,
     text_report,
     totals_html,
 )
@@ -266,7 +267,7 @@ class UsagePanel:
         figures = self.figures
         if figures is None:
             return ""
-        scope = "every notebook" if figures.all_notebooks else figures.notebook
+        scope = "every notebook" if figures.all_notebooks else shown_notebook(figures.notebook, figures.root)
         last = f", last call {local_time(figures.recent[0].ts, with_date=True)}" if figures.recent else ""
         parts = [
             f'<div style="{BOX_STYLE}"><b>o4 usage</b> · {html.escape(scope)} '
@@ -387,3 +388,7 @@ class UsagePanel:
                     owned.close()
         self.widget.layout.close()
         self.widget.close()
+        # the widget may outlive its view (a display cache, an old cell's output): it must not keep us alive
+        self.widget.unobserve(self._on_comm_change, names="comm")
+        self.widget.__dict__.pop("_o4_usage_panel", None)
+        self.static = None
