@@ -232,3 +232,25 @@ def test_errors_of_ask_and_the_chat_do_not_say_run_the_cell(shell, magics, o4_em
     rows = magics.session.ledger.recent(limit=2)
     assert all("run the cell" not in row.error for row in rows)
     assert "send the message again" in rows[0].error
+
+
+def test_a_bad_base_url_under_verbose_xmode_prints_no_traceback_or_key(shell, magics, o4_emulator):
+    """#17 F12: with %xmode Verbose a traceback would print the frames' locals, the key among them."""
+    shell.run("%xmode Verbose")
+    result, captured = shell.run("%config O4Magics.base_url = 'http://[::1'\n%o4 hi")
+    text = captured.stdout + captured.stderr
+    assert not result.success and "Traceback" not in text and TEST_KEY not in text
+    assert "is not a valid URL" in text
+
+
+def test_the_cache_is_keyed_by_endpoint(shell, magics, o4_emulator):
+    """#17 F14: a reply cached from one server (the emulator) is not replayed against another."""
+    from o4_magics.testing import Emulator
+
+    magics.cache = True
+    shell.run("%o4 -n same question")
+    with Emulator() as other:
+        magics.base_url = other.base_url
+        result, captured = shell.run("%o4 -n same question")
+        assert result.success and len(other.chat_requests) == 1  # sent, not replayed
+        assert "· cached" not in final_markdown(captured).rsplit("<sub>", 1)[-1]
