@@ -155,3 +155,13 @@ def test_unload_undoes_load_and_load_works_again(bare_shell, keyed_env):
     shell.run_line_magic("load_ext", "o4_magics")
     result, _ = shell.run("%o4 hello again")
     assert result.success and len(keyed_env.chat_requests) == 1
+
+
+@pytest.mark.parametrize("floor_name", ["call", "accounting", "store", "display", "ipython", "markdown", "widgets"])
+def test_each_floor_exports_a_few_names(floor_name):
+    import importlib
+
+    package = importlib.import_module(f"o4_magics.{floor_name}")
+    assert 1 <= len(package.__all__) <= 8
+    for name in package.__all__:
+        assert getattr(package, name) is not None
