@@ -229,7 +229,12 @@ def test_a_click_on_another_thread_runs_the_cell_on_the_main_thread(shell, agent
 
     seen: list[str] = []
     started = time.monotonic()
-    proposal = asyncio.run(kernel())
+    leftover = asyncio.events._get_running_loop()  # Playwright's sync API leaves one set between its calls
+    asyncio.events._set_running_loop(None)
+    try:
+        proposal = asyncio.run(kernel())
+    finally:
+        asyncio.events._set_running_loop(leftover)
     assert "Running…" in seen[0]  # not "waiting for the kernel" once it runs
     assert time.monotonic() - started < 8
     assert shell.user_ns["ran_on"] == "MainThread" and proposal.outcome.status == "interrupted"

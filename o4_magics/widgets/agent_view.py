@@ -42,13 +42,26 @@ POLL_S = 0.1
 
 
 def main_loop() -> Any:
-    """The main thread's running event loop (the kernel's), when called on the main thread inside a kernel."""
+    """The kernel's own event loop (ipykernel runs it on the main thread), or None outside a kernel.
+
+    Only the kernel's loop counts: another library's loop that merely looks running on this thread (Playwright's
+    sync API leaves one set between its calls) would never run what is scheduled on it.
+    """
     if threading.current_thread() is not threading.main_thread():
         return None
     try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
+        from IPython import get_ipython
+    except ImportError:
         return None
+    kernel = getattr(get_ipython(), "kernel", None)
+    io_loop = getattr(kernel, "io_loop", None)
+    loop = getattr(io_loop, "asyncio_loop", None)
+    if loop is None:
+        try:
+            loop = asyncio.get_running_loop() if kernel is not None else None
+        except RuntimeError:
+            loop = None
+    return loop
 
 
 @contextlib.contextmanager
