@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..markdown.parser import parse, url_runs
+from ..markdown.parser import parse, paused_gc, url_runs
 from .edits import Mapping, OverlappingEdits, Source, line_mapping
 from .sanitize import (
     deceptive_host,
@@ -510,6 +510,13 @@ def to_display_markdown(
     ``streaming`` a display math block left open at the end is closed too, so it typesets as it grows."""
     if frontend == "terminal":
         return text.translate(_CONTROL)
+    with paused_gc():
+        return _display_markdown(text, frontend, streaming, tuple(allowed_image_hosts), data_image_max_bytes)
+
+
+def _display_markdown(
+    text: str, frontend: str, streaming: bool, allowed_image_hosts: tuple[str, ...], data_image_max_bytes: int
+) -> str:
     source_text = normalize(text)
     tokens, _ = parse(source_text)
     source = Source(source_text)

@@ -11,8 +11,12 @@ and links/images ``meta["label"]`` (the label's span).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
+import threading
 from bisect import bisect_right
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -332,6 +336,33 @@ _last: tuple[str | None, Any] = (
 )  # the last text parsed and its result (callers often parse twice)
 
 
+_gc_lock = threading.Lock()
+_gc_users = 0
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a reply is parsed or transformed.
+
+    A parse makes a few objects per character and frees them all at once; with the collector on, each of its
+    passes walks every live token, so the time grew faster than the text (measured: 1.7 to 3.5 µs a character
+    from 50 KB to 400 KB, and a flat 1.4 µs with it paused). Nested and concurrent users share one pause.
+    """
+    global _gc_users
+    with _gc_lock:
+        if _gc_users == 0:
+            paused_gc.was_enabled = gc.isenabled()  # type: ignore[attr-defined]
+            gc.disable()
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0 and getattr(paused_gc, "was_enabled", True):
+                gc.enable()
+
+
 def parse(text: str) -> tuple[list[Any], dict[str, Any]]:
     """Block tokens (inline ones hold their children) and the env (reference definitions are in it).
     Callers must not change what they get: the last result is reused for the same text."""
@@ -340,7 +371,8 @@ def parse(text: str) -> tuple[list[Any], dict[str, Any]]:
     if last_text == text:
         return last_result
     env: dict[str, Any] = {}
-    tokens = parser().parse(text, env)
+    with paused_gc():
+        tokens = parser().parse(text, env)
     env.pop("_o4_finders", None)
     env.pop("_o4_block_memo", None)
     _last = (text, (tokens, env))
