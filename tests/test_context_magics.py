@@ -244,3 +244,29 @@ def test_images_are_resent_with_the_newest_turn_only(shell, o4_emulator, plot):
     history_user = o4_emulator.chat_requests[-1].body["messages"][1]["content"]
     assert [part["type"] for part in history_user] == ["text", "text"]
     assert "not sent again" in history_user[1]["text"]
+
+
+def test_a_small_plot_is_counted_at_its_real_size(shell, o4_emulator):
+    """F9: a 408x413 plot costs ~291 tokens in the estimate, the context check and the budget, not 1,762."""
+    import numpy as np
+
+    shell.user_ns["picture"] = np.zeros((413, 408, 3), dtype="uint8")
+    _, captured = shell.run("%o4 --dry-run -i picture what is it")
+    shown = final_markdown(captured)
+    assert "[image 408x413 PNG" in shown and "~291 tokens]" in shown
+    _, text_only = shell.run("%o4 --dry-run what is it")
+    tokens = [
+        int(text.split("Estimate: ~", 1)[1].split(" input tokens")[0].replace(",", ""))
+        for text in (shown, final_markdown(text_only))
+    ]
+    assert 280 <= tokens[0] - tokens[1] <= 310
+
+
+def test_a_zero_d_object_array_is_not_inlined_whole(shell, o4_emulator, magics):
+    """F7: a 0-d object array holding 20,000 keys is a block within context_max_tokens, not a 1 MB scalar."""
+    import numpy as np
+
+    shell.user_ns["boxed"] = np.array({f"key{i}": i for i in range(20_000)}, dtype=object)
+    shell.run("%o4 what is in {boxed}")
+    sent = user_text(o4_emulator)
+    assert len(sent) < 20_000 and "### boxed" in sent
