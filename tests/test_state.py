@@ -187,3 +187,16 @@ def test_two_fronts_at_once_do_not_mix_threads(shell, magics, o4_emulator, make_
     done.set()
     assert chat.wait(10)
     assert [t.user["content"] for t in magics.session.threads.get("main").turns] == ["main question"]
+
+
+def test_rerunning_the_same_chat_cell_replaces_its_chat(shell, magics, o4_emulator):
+    """F10: the frontend sends the same cell id when a cell is re-run; the old chat closes and stops listening."""
+    from IPython.utils.capture import capture_output
+
+    with capture_output():
+        for _ in range(30):
+            shell.run_cell("%o4_chat", store_history=True, cell_id="chat-cell")
+    live = [chat for chat in magics.session._o4_chats if not chat.closed]
+    assert len(live) == 1
+    hooks = [hook for hook in shell.events.callbacks["post_run_cell"] if type(hook).__name__ == "_WeakHook"]
+    assert len(hooks) == 1

@@ -82,6 +82,7 @@ class DisplayCapture:
         self._original_showwarning: Any = None
         self.cell_displays = 0
         self.cell_writes = 0
+        self.cell_id: str | None = None
         self._hooked_streams: list[tuple[Any, Any]] = []
         self.last_cell_images = 0
         self._cell_images = 0
@@ -157,6 +158,7 @@ class DisplayCapture:
         self._hooked_publisher = publisher
 
     def _pre_run_cell(self, info: Any) -> None:
+        self.cell_id = getattr(info, "cell_id", None)  # the frontend's id of the running cell, when it sends one
         self._running_cell = current_cell(self.shell)
         self._cell_images = 0
         self._cell_warnings = []

@@ -55,8 +55,11 @@ def _chat_arguments(line: str) -> None:
     """%o4_chat [-t THREAD] [-m MODEL] [-e {low,medium,high}] [--agent]"""
 
 
-def _cell_id(shell: Any) -> str | None:
-    """The running cell's id when the frontend sends one (JupyterLab and Notebook 7 do)."""
+def _cell_id(shell: Any, capture: Any = None) -> str | None:
+    """The running cell's id when the frontend sends one (JupyterLab, Notebook 7 and VS Code do)."""
+    found = getattr(capture, "cell_id", None)
+    if found:
+        return str(found)
     kernel = getattr(shell, "kernel", None)
     try:
         parent = kernel.get_parent() if kernel is not None else None
@@ -84,7 +87,7 @@ def chat_magic(magics: Any, line: str) -> None:
     if args.model is not None:
         check_model(args.model, "-m/--model")
     registry = _registry(magics.session)
-    cell = _cell_id(magics.shell)
+    cell = _cell_id(magics.shell, getattr(magics, "capture", None))
     for old in list(registry):
         if old.closed or (cell is not None and old.cell_id == cell):
             old.close()
@@ -229,9 +232,10 @@ class ChatWidget(ChatLayout):
 
     def update_static(self) -> bool:
         """Re-send the static transcript if it changed; True if it was sent."""
-        if self.static is None or self.closed:
-            return False
+        if self.static is None or self.closed or not self.static_dirty:
+            return False  # nothing new: an empty cell costs nothing here, however long the transcript
         with self._lock:
+            self.static_dirty = False
             copy = self.static_html(), self.static_text()
         return self.static.update(*copy)
 
@@ -246,7 +250,12 @@ class ChatWidget(ChatLayout):
         return variable_choices(self.user_ns, getattr(self.session.shell, "user_ns_hidden", None))
 
     def refresh_variables(self) -> None:
-        """List the notebook's current variables in the picker (names and types only: cheap after any cell)."""
+        """List the notebook's current variables in the picker: names and types only, and only when the set of
+        names changed (an empty cell costs a tuple of the names; no value is read)."""
+        names = tuple(self.user_ns)
+        if names == getattr(self, "_listed_names", None):
+            return
+        self._listed_names = names
         self.set_choices(self._choices())
 
     # -- keeping up with the shared thread ---------------------------------------------------------------
@@ -403,6 +412,7 @@ class ChatWidget(ChatLayout):
             with self._lock:
                 self._sync()  # take the thread's new turn (ours) as known
                 self._pending_seq = None
+                self.static_dirty = True  # the reply's final text goes into the static copy
             self._set_busy(False)
 
     @property

@@ -119,6 +119,8 @@ class ChatLayout:
 
     def __init__(self, title: str, choices: list[tuple[str, str]], idle_status: str) -> None:
         self._lock = threading.RLock()
+        #: the transcript changed since its static copy was last sent (checked after each cell)
+        self.static_dirty = True
         self._title = title
         self._bubbles: list[w.Box] = []
         # The transcript is a scrolling column laid out bottom-up (column-reverse, children newest first):
@@ -226,6 +228,7 @@ class ChatLayout:
         box._o4_title = title  # for the static copy
         out.outputs = outputs
         with self._lock:
+            self.static_dirty = True
             self._bubbles.append(box)
             while len(self._bubbles) > MAX_BUBBLES:  # bounded: the oldest messages leave the transcript
                 for part in (*self._bubbles[0].children, self._bubbles[0]):
@@ -261,6 +264,7 @@ class ChatLayout:
 
     def clear(self) -> None:
         with self._lock:
+            self.static_dirty = True
             for box in self._bubbles:
                 for part in (*box.children, box):
                     part.close()
