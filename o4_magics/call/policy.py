@@ -204,7 +204,7 @@ def current_policy() -> Policy | None:
 
 
 def _refuse(policy: Policy, what: str, hint: str = "") -> PolicyError:
-    return PolicyError(f"{what[0].upper()}{what[1:]}: {policy.name}; nothing was sent.", hint=hint)
+    return PolicyError(f"The hub policy ({policy.path}) does not allow {what}; nothing was sent.", hint=hint)
 
 
 def _cache_name(ask: Ask) -> str:
@@ -221,14 +221,14 @@ def _refusal(policy: Policy, ask: Ask, options: dict[str, Any]) -> PolicyError |
             hint="Ask whoever runs this hub to fix it.",
         )
     if not policy.enabled:
-        said = policy.message.strip() or "o4-magics is turned off on this hub."
-        return PolicyError(f"{said} ({policy.name}); nothing was sent.")
+        said = policy.message.strip() or "Ask whoever runs this hub."
+        return PolicyError(f"o4-magics is turned off by {policy.name}: {said} Nothing was sent.")
     model = options["model"]
     if not policy.allows_model(model):
         name = ask.names.get("model", "model") if ask.model is not None else "O4Magics.model"
         return _refuse(
             policy,
-            f"model {model!r} ({name}) is not allowed (allowed: {policy.patterns()})",
+            f"the model {model!r} ({name}), only {policy.patterns()}",
             hint="Pick an allowed model with -m, or %config O4Magics.model.",
         )
     if policy.max_effort and EFFORTS.index(options["effort"]) > EFFORTS.index(policy.max_effort):
@@ -237,15 +237,15 @@ def _refusal(policy: Policy, ask: Ask, options: dict[str, Any]) -> PolicyError |
         else:
             name = ask.names.get("effort", "effort")
             return _refuse(
-                policy, f"reasoning effort {options['effort']} ({name}) is above {policy.max_effort}"
+                policy, f"reasoning effort {options['effort']} ({name}), only up to {policy.max_effort}"
             )
     if options["tools"] and not policy.allow_tools:
-        return _refuse(policy, "tools (--tools, the chat's Agent mode, tools=True) are not allowed")
+        return _refuse(policy, "tools (--tools, the chat's Agent mode, tools=True)")
     if options["cache"] and not policy.allow_cache:
         hint = "Run it without --cache." if ask.cache else "Turn it off with %config O4Magics.cache = False."
-        return _refuse(policy, f"the response cache ({_cache_name(ask)}) is not allowed", hint=hint)
+        return _refuse(policy, f"the response cache ({_cache_name(ask)})", hint=hint)
     if ask.images and not policy.allow_images:
-        return _refuse(policy, f"images ({ask.names.get('images', 'images')}) are not allowed")
+        return _refuse(policy, f"images ({ask.names.get('images', 'images')})")
     return None
 
 
@@ -290,6 +290,7 @@ def setting_refusal(name: str, value: Any) -> str:
     elif (
         name == "effort"
         and policy.max_effort
+        and str(value).lower() in EFFORTS
         and EFFORTS.index(str(value).lower()) > EFFORTS.index(policy.max_effort)
     ):
         why = f"reasoning effort is capped at {policy.max_effort}"

@@ -95,6 +95,17 @@ class O4Settings(Configurable):
         #: at start-up are not: the policy is applied to them where they are used)
         self._policy_checks = True
 
+    def update_config(self, config: Any) -> None:
+        """``%config``: every value that would loosen a lock of the hub policy is refused, even one equal to
+        the current value or None (which skip the validators)."""
+        from .policy import setting_refusal
+
+        for name, value in self._find_my_config(config).items():
+            refused = setting_refusal(name, value) if isinstance(name, str) else ""
+            if refused:
+                raise TraitError(refused)
+        super().update_config(config)
+
     def _policy_check(self, proposal: Any, value: Any) -> Any:
         if getattr(self, "_policy_checks", False):
             from .policy import setting_refusal
@@ -126,7 +137,8 @@ class O4Settings(Configurable):
 
     @validate("budget_usd", "user_budget_usd", "team_budget_usd")
     def _check_budget(self, proposal: Any) -> Any:
-        return self._policy_check(proposal, _positive(proposal["trait"].name, proposal["value"], allow_zero=True))
+        value = _positive(proposal["trait"].name, proposal["value"], allow_zero=True)
+        return self._policy_check(proposal, value)
 
     @validate("ledger_url")
     def _check_ledger_url(self, proposal: Any) -> Any:
