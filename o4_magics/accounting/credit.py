@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -76,6 +77,8 @@ class _Entry:
     spent_at_fetch: float = 0.0
     fetching: bool = False
     again: bool = False
+    #: new figures the watchers have not been told about (told when no further fetch is due)
+    untold: bool = False
 
 
 class CreditTracker:
@@ -91,6 +94,8 @@ class CreditTracker:
         self._entries: dict[tuple[str, str], _Entry] = {}
         #: fetches started (tests and figures), background ones included
         self.fetches = 0
+        #: called (no arguments) when a fetch brought new figures: the usage panels redraw
+        self.watchers: list[Callable[[], None]] = []
 
     def _where(self) -> tuple[tuple[str, str], str] | None:
         key = self._session.api_key()
@@ -112,8 +117,8 @@ class CreditTracker:
         except Exception:  # a ledger that cannot be read: the figures as fetched
             return 0.0
 
-    def current(self, max_age: float = FRESH_S, wait: bool = True) -> KeyCredit | None:
-        """The key's credit: the figures fetched within ``max_age`` seconds, else fetched now (at most
+    def current(self, max_age: float | None = None, wait: bool = True) -> KeyCredit | None:
+        """The key's credit: the figures fetched within ``max_age`` seconds (``FRESH_S``), else fetched now (at most
         ``FETCH_TIMEOUT_S``; ``wait=False`` fetches in the background instead), else the last known; None when
         unknown (no key, no ``/key`` on this server, a failed fetch)."""
         found = self._where()
@@ -122,6 +127,7 @@ class CreditTracker:
         where, key = found
         entry = self._entry(where)
         fetched = False
+        max_age = FRESH_S if max_age is None else max_age
         if time.monotonic() - entry.checked_at >= max_age and not entry.fetching:
             if wait:
                 self._fetch(where, key, entry)
@@ -158,21 +164,31 @@ class CreditTracker:
             self.fetches += 1
         credit = None
         try:
-            spent = self._spent()
+            spent = self._spent()  # before asking: a call billed meanwhile is counted twice, never missed
             credit = fetch_credit(self._session, key, where[0])
         finally:
             with self._lock:
                 entry.fetching = False
                 entry.checked_at = time.monotonic()
                 if credit is not None:
+                    entry.untold |= (credit, spent) != (entry.credit, entry.spent_at_fetch)
                     entry.credit, entry.spent_at_fetch = credit, spent
                 again = entry.again
+                tell, entry.untold = entry.untold and not again, entry.untold and again
         if again:
             self._start(where, key, entry)
+        elif tell:
+            for watcher in list(self.watchers):
+                try:
+                    watcher()
+                except Exception:  # a broken panel must not break the fetch
+                    pass
 
 
-def fetch_credit(session: Any, key: str, base_url: str, timeout: float = FETCH_TIMEOUT_S) -> KeyCredit | None:
-    """``GET {base_url}/key`` through the session's SDK client; None on any failure (never raises)."""
+def fetch_credit(session: Any, key: str, base_url: str, timeout: float | None = None) -> KeyCredit | None:
+    """``GET {base_url}/key`` through the session's SDK client (the client for ``base_url``, which is the
+    session's), waiting at most ``timeout`` (``FETCH_TIMEOUT_S``); None on any failure (never raises)."""
+    timeout = FETCH_TIMEOUT_S if timeout is None else timeout
     try:
         client = session.client(key)
         payload = client.get("/key", cast_to=object, options={"timeout": timeout, "max_retries": 0})

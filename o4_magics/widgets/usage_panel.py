@@ -195,6 +195,19 @@ def key_credit(session: Any, wait: bool) -> Any:
         return None
 
 
+def _credit_hook(panel: UsagePanel) -> _PanelListener | None:
+    """The panel's entry in its session's key-credit watchers (None if there is no credit tracker)."""
+    try:
+        from ..accounting.credit import credit_for
+
+        watchers = credit_for(panel.session).watchers
+    except Exception:
+        return None
+    hook = _PanelListener(panel, watchers)
+    watchers.append(hook)
+    return hook
+
+
 def figures_html(figures: UsageFigures, image: bool) -> str:
     """Everything below the panel's first line, as static HTML: charts inline or as images (``image``)."""
     return "".join(
@@ -283,6 +296,7 @@ class UsagePanel:
         self._last_refresh = 0.0
         self.static: StaticCopy | None = None
         self._cell_hook: _PanelListener | None = None
+        self._credit_hook: _PanelListener | None = None
 
         self.header = widgets.HTML()
         self.totals_html = widgets.HTML()
@@ -313,6 +327,7 @@ class UsagePanel:
             self.widget.add_class(name)
         self.widget._o4_usage_panel = self  # the widget registry keeps the panel alive until it is closed
         self.widget.observe(self._on_comm_change, names="comm")
+        self._credit_hook = _credit_hook(self)  # new figures of the key's credit: redraw
         self.refresh()
         self._listener = _PanelListener(self, session.listeners)
         session.listeners.append(self._listener)
@@ -453,6 +468,8 @@ class UsagePanel:
         if timer is not None:
             timer.cancel()
         self._listener.remove()
+        if self._credit_hook is not None:
+            self._credit_hook.remove()
         if self._cell_hook is not None:
             self._cell_hook.remove()
         for part in (*self.children, self.budget_bar, self.budget_label):
