@@ -120,14 +120,20 @@ def show_team(magics: Any, since: str | None, csv_path: str | None) -> None:
     from .usage_tables import TeamReport, gather_team, team_html, team_text_report
 
     session = magics.session
-    _, user_budget, team_budget, period = effective_budgets(session.settings)  # the hub policy's are the floor
+    _, user_budget, team_budget, period = effective_budgets(
+        session.settings
+    )  # the hub policy's are the floor
 
     def gathered() -> Any:
         return gather_team(session.ledger, current_user(), since, user_budget, team_budget, period)
 
     if csv_path:
         export_csv(
-            session.ledger, csv_path, None, since, team=True,
+            session.ledger,
+            csv_path,
+            None,
+            since,
+            team=True,
             summary=lambda: page("o4 usage: the whole team", team_html(gathered())),
         )
         return
@@ -406,7 +412,9 @@ class UsagePanel:
             figures = gather(
                 self.session.ledger, self.notebook, self.all_notebooks, self.since, self.budget_usd
             )
-            figures.credit = key_credit(self.session, wait=self.refreshes == 0)  # later: fetched in the background
+            figures.credit = key_credit(
+                self.session, wait=self.refreshes == 0
+            )  # later: fetched in the background
             self.figures = figures
             self.header.value = header_html(figures)
             self.totals_html.value = totals_html(figures)
