@@ -19,6 +19,7 @@ from .errors import (
     InvalidRequest,
     MissingKeyError,
     O4Error,
+    PolicyError,
     ReplyFormatError,
     StreamError,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "ConfigError",
     "MissingKeyError",
     "BudgetExceeded",
+    "PolicyError",
     "APIError",
     "StreamError",
     "IncompleteReply",

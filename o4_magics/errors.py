@@ -51,6 +51,11 @@ class BudgetExceeded(ConfigError):
     """The call could pass ``O4Magics.budget_usd`` (or the key's credit limit); nothing was sent."""
 
 
+class PolicyError(ConfigError):
+    """The hub's policy file (``O4_MAGICS_POLICY``, or ``o4_magics_policy.json`` in Jupyter's system config
+    path) refuses this call or setting, or cannot be read; nothing was sent."""
+
+
 class APIError(O4Error):
     """OpenRouter (or the network on the way to it) refused or failed the request."""
 
@@ -89,6 +94,7 @@ PUBLIC_ERRORS = (
     "ConfigError",
     "MissingKeyError",
     "BudgetExceeded",
+    "PolicyError",
     "APIError",
     "StreamError",
     "IncompleteReply",

@@ -317,9 +317,10 @@ def test_csv_export(shell, magics, tmp_path, monkeypatch):
     path = tmp_path / "usage.csv"
     result, captured = shell.run(f"%o4_usage --csv {path}")
     assert result.success and not captured.outputs  # an export shows no panel
-    assert captured.stdout.strip() == f"o4: wrote 1 call to {path}"
+    summary = tmp_path / "usage.summary.html"  # the companion page: tables and charts (tests/test_charts.py)
+    assert captured.stdout.strip() == f"o4: wrote 1 call to {path}, and a summary with charts to {summary}"
     result, captured = shell.run(f"%o4_usage --all --csv {path}")
-    assert captured.stdout.strip() == f"o4: wrote 3 calls to {path}"
+    assert captured.stdout.strip().startswith(f"o4: wrote 3 calls to {path}, and a summary")
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # a BOM: Excel reads the file as UTF-8
     with open(path, newline="", encoding="utf-8-sig") as exported:
         rows = list(csv.DictReader(exported))

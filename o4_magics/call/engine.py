@@ -115,14 +115,16 @@ def _check_context(session: Session, spec: CallSpec, prompt_tokens: int) -> None
 
 def _reserve(session: Session, spec: CallSpec, prompt_tokens: int) -> Any:
     """Hold the call's worst case against the budgets (None when none is set): the notebook's, the user's
-    and the team's for the period, judged together in one transaction; refuse past any of them."""
+    and the team's for the period (the stricter of the setting and the hub policy), judged together in one
+    transaction; refuse past any of them, or past what the OpenRouter key has left."""
     from ..accounting.budget import period_refusal, refusal, reservation_ttl, worst_case
+    from ..accounting.credit import check_key_credit
     from ..store.periods import budget_caps
+    from .policy import effective_budgets, name_the_policy
 
     settings = session.settings
-    caps = budget_caps(
-        settings.budget_usd, settings.user_budget_usd, settings.team_budget_usd, settings.budget_period
-    )
+    check_key_credit(session, spec.model, prompt_tokens, spec.max_tokens)
+    caps = budget_caps(*effective_budgets(settings))
     if not caps:
         return None
     worst = worst_case(spec.model, prompt_tokens, spec.max_tokens, session.known_prices(spec.model))
@@ -132,7 +134,8 @@ def _reserve(session: Session, spec: CallSpec, prompt_tokens: int) -> Any:
         if cap.scope == "notebook":
             raise refusal(cap.usd, held.spent_usd, held.held_usd, worst)
         until = cap.until or ""
-        raise period_refusal(cap.scope, cap.usd, held.spent_usd, held.held_usd, worst, cap.period, until)
+        error = period_refusal(cap.scope, cap.usd, held.spent_usd, held.held_usd, worst, cap.period, until)
+        raise name_the_policy(error, cap.scope, cap.usd)
     return held
 
 

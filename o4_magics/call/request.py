@@ -18,6 +18,8 @@ JSON_INSTRUCTION = "Answer with a single JSON object and nothing else."
 CODE_INSTRUCTION = "Answer with one fenced Python code block (comments inside it are fine) and no prose around it."
 #: Fields that change what is shown, not what the model answers: left out of the response cache's key.
 DISPLAY_ONLY_FIELDS = ("stream", "stream_options")
+#: OpenRouter body fields that say who asked, not what: left out of the response cache's key too.
+ATTRIBUTION_FIELDS = ("user",)
 
 
 def system_text(spec: CallSpec) -> str:
@@ -84,6 +86,8 @@ def request_kwargs(spec: CallSpec, messages: list[dict[str, Any]]) -> dict[str, 
     if spec.tools:
         kwargs["tools"] = spec.tools
         kwargs["tool_choice"] = spec.tool_choice
+    if spec.user:  # attribution: the team's OpenRouter activity splits by person
+        kwargs["extra_body"]["user"] = spec.user
     return kwargs
 
 
@@ -100,7 +104,7 @@ def build_request(session: Session, spec: CallSpec) -> dict[str, Any]:
 def cache_fields(kwargs: dict[str, Any], base_url: str) -> dict[str, Any]:
     """What decides a reply, for the response cache's key: the endpoint and the request, minus display choices."""
     decisive = {key: value for key, value in kwargs.items() if key not in DISPLAY_ONLY_FIELDS}
-    extra = dict(decisive.get("extra_body") or {})
+    extra = {k: v for k, v in (decisive.get("extra_body") or {}).items() if k not in ATTRIBUTION_FIELDS}
     reasoning = {k: v for k, v in (extra.get("reasoning") or {}).items() if k not in ("summary", "exclude")}
     decisive["extra_body"] = {**extra, "reasoning": reasoning}
     return {"endpoint": base_url, **decisive}

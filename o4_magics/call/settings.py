@@ -85,6 +85,39 @@ class O4Settings(Configurable):
     budget_period = CaselessStrEnum(
         list(BUDGET_PERIODS), "month", help="Period of user_budget_usd and team_budget_usd: UTC day or month."
     ).tag(config=True)
+    send_user = Bool(
+        False, help="Send OpenRouter's `user` field (JUPYTERHUB_USER, else the login name) with each request."
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        #: from now on a setting that would loosen a lock of the hub policy is refused (config files loaded
+        #: at start-up are not: the policy is applied to them where they are used)
+        self._policy_checks = True
+
+    def update_config(self, config: Any) -> None:
+        """``%config``: every value that would loosen a lock of the hub policy is refused, even one equal to
+        the current value or None (which skip the validators)."""
+        from .policy import setting_refusal
+
+        for name, value in self._find_my_config(config).items():
+            refused = setting_refusal(name, value) if isinstance(name, str) else ""
+            if refused:
+                raise TraitError(refused)
+        super().update_config(config)
+
+    def _policy_check(self, proposal: Any, value: Any) -> Any:
+        if getattr(self, "_policy_checks", False):
+            from .policy import setting_refusal
+
+            refused = setting_refusal(proposal["trait"].name, value)
+            if refused:
+                raise TraitError(refused)
+        return value
+
+    @validate("effort", "cache", "send_user", "budget_period")
+    def _check_policy_locks(self, proposal: Any) -> Any:
+        return self._policy_check(proposal, proposal["value"])
 
     @validate("agent_max_steps")
     def _check_agent_max_steps(self, proposal: Any) -> Any:
@@ -104,16 +137,18 @@ class O4Settings(Configurable):
 
     @validate("budget_usd", "user_budget_usd", "team_budget_usd")
     def _check_budget(self, proposal: Any) -> Any:
-        return _positive(proposal["trait"].name, proposal["value"], allow_zero=True)
+        value = _positive(proposal["trait"].name, proposal["value"], allow_zero=True)
+        return self._policy_check(proposal, value)
 
     @validate("ledger_url")
     def _check_ledger_url(self, proposal: Any) -> Any:
         from ..store.backend import check_ledger_url
 
         try:
-            return check_ledger_url(proposal["value"]) or ""
+            url = check_ledger_url(proposal["value"]) or ""
         except ValueError as exc:
             raise TraitError(f"O4Magics.ledger_url: {exc}.") from None
+        return self._policy_check(proposal, url)
 
     @validate("context_max_tokens", "history_max_tokens", "image_max_side")
     def _check_sizes(self, proposal: Any) -> Any:
@@ -124,13 +159,15 @@ class O4Settings(Configurable):
         value = proposal["value"].strip()
         if not value or any(ch.isspace() for ch in value):
             raise TraitError(f"O4Magics.model must be a model id such as {DEFAULT_MODEL!r}, not {proposal['value']!r}.")
-        return value
+        return self._policy_check(proposal, value)
 
     def resolved_ledger_url(self) -> str:
-        """The ledger URL in effect: the setting, else $O4_MAGICS_LEDGER_URL; empty for the SQLite ledger."""
+        """The ledger URL in effect: the hub policy's, else the setting, else $O4_MAGICS_LEDGER_URL; empty for
+        the SQLite ledger."""
         from ..store.backend import LedgerURL
+        from .policy import policy_ledger_url
 
-        url = self.ledger_url or os.environ.get("O4_MAGICS_LEDGER_URL", "").strip()
+        url = policy_ledger_url() or self.ledger_url or os.environ.get("O4_MAGICS_LEDGER_URL", "").strip()
         return LedgerURL(url) if url else ""
 
     def resolved_base_url(self) -> str:

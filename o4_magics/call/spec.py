@@ -102,6 +102,8 @@ class CallSpec:
     history: list[dict[str, Any]] | None = None
     #: file the exchange in the thread when it succeeds (an agent question files only its last step)
     file_turn: bool = True
+    #: OpenRouter's ``user`` field: who asks, when ``O4Magics.send_user`` (or the hub policy) says so; else ""
+    user: str = ""
 
 
 def _text(value: Any, name: str, *, empty_ok: bool = False) -> str:
@@ -194,8 +196,9 @@ def check_options(ask: Ask, settings: Any) -> dict[str, Any]:
 def prepare(session: Session, ask: Ask) -> CallSpec:
     """Validate ``ask`` and build its user message; nothing is sent, and any problem is an ``InvalidRequest``."""
     from .content import build_content
+    from .policy import effective_send_user, enforce
 
-    options = check_options(ask, session.settings)
+    options = enforce(session, ask, check_options(ask, session.settings))  # the hub policy: refused, or capped
     content = build_content(session, options["prompt"], ask, private=options["private"])
     return CallSpec(
         content=content.content,
@@ -217,7 +220,14 @@ def prepare(session: Session, ask: Ask) -> CallSpec:
         placeholders=content.placeholders,
         image_tokens=content.image_tokens,
         tools=_tool_schemas(options["tools"], ask.run_code),
+        user=_user() if effective_send_user(session.settings) else "",
     )
+
+
+def _user() -> str:
+    from ..store.user import current_user
+
+    return current_user()
 
 
 def _tool_schemas(tools: bool, run_code: bool) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .home import default_home
 from .periods import Cap
-from .rollup import SQLITE, grouped, quoted, rows_as_dicts
+from .rollup import SQLITE, daily, grouped, quoted, rows_as_dicts
 from .times import TS_FORMAT, to_timestamp  # noqa: F401 (re-exported)
 from .user import current_user
 
@@ -439,6 +439,12 @@ class Ledger:
         from .reserving import spent_query
 
         return float(self._query(*spent_query(SQLITE, cap, notebook, user or current_user(), False))[0][0])
+
+    def per_day(self, since: Any, notebook: str | None = None, team: bool = False) -> list[dict[str, Any]]:
+        """Calls and cost per UTC day from the day holding ``since`` on, oldest first: ``day`` ("2025-06-01"),
+        ``calls``, ``cost_usd``; one notebook's, or every call on this machine (``team`` changes nothing here)."""
+        found = self._query(*daily(SQLITE, to_timestamp(since), notebook=notebook))
+        return [{"day": bucket[:10], "calls": calls, "cost_usd": cost} for bucket, calls, cost in found]
 
     def recent(self, notebook: str | None = None, limit: int = 10) -> list[UsageRow]:
         """The last ``limit`` calls, newest first."""

@@ -34,7 +34,7 @@ from .ledger import (
 )
 from .periods import Cap
 from .reserving import Judged, held_query, judge, spent_query
-from .rollup import POSTGRESQL, grouped, rows_as_dicts
+from .rollup import POSTGRESQL, daily, grouped, rows_as_dicts
 from .times import to_timestamp
 from .user import current_user
 
@@ -460,6 +460,17 @@ class TeamLedger:
             ]
 
         return self._read(team, lambda: self.local.per_notebook(since))
+
+    def per_day(self, since: Any, notebook: str | None = None, team: bool = False) -> list[dict[str, Any]]:
+        """Calls and cost per UTC day from the day holding ``since`` on, oldest first (as ``Ledger.per_day``):
+        this user's (in one notebook, or in all), or with ``team`` the whole team's."""
+        sql, params = daily(POSTGRESQL, to_timestamp(since), None if team else current_user(), notebook)
+
+        def from_team(conn: Any) -> list[dict[str, Any]]:
+            found = conn.execute(sql, params).fetchall()
+            return [{"day": bucket[:10], "calls": calls, "cost_usd": cost} for bucket, calls, cost in found]
+
+        return self._read(from_team, lambda: self.local.per_day(since, notebook, team))
 
     def recent(self, notebook: str | None = None, limit: int = 10) -> list[UsageRow]:
         """This user's last ``limit`` calls (in one notebook, or in all), newest first."""

@@ -148,6 +148,24 @@ def period_spent(dialect: Dialect, span: str, bucket: str, user: str | None = No
     return sql, params
 
 
+def daily(
+    dialect: Dialect, since: str, user: str | None = None, notebook: str | None = None
+) -> tuple[str, list[Any]]:
+    """SQL and parameters for calls and cost per UTC day from the day holding ``since`` on (by one user, in one
+    notebook, or everyone's): rows ``(day bucket, calls, cost_usd)``, oldest first, from the rollup's key."""
+    mark = dialect.param
+    sql = (
+        f"SELECT bucket, {dialect.int_sum('calls')}, {dialect.cost_sum('cost_usd')} FROM usage_rollup "
+        f"WHERE span = 'day' AND bucket >= {mark}"
+    )
+    params: list[Any] = [day_bucket(since)]
+    for column, value in (("user", user), ("notebook", notebook)):
+        if value is not None:
+            sql += f" AND {quoted(column)} = {mark}"
+            params.append(value)
+    return sql + " GROUP BY bucket ORDER BY bucket", params
+
+
 def rows_as_dicts(
     found: Sequence[Sequence[Any]], keys: Sequence[str], last: bool = True
 ) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,11 @@ from .usage_tables import (
     BOX_STYLE,
     MUTED,
     UsageFigures,
+    budget_bar_html,
     budget_html,
     budget_level,
+    charts_html,
+    credit_html,
     gather,
     header_html,
     local_time,
@@ -54,10 +58,17 @@ def usage_magic(magics: Any, line: str) -> None:
     if args.team:
         return show_team(magics, since, args.csv)
     if args.csv:
-        export_csv(session.ledger, args.csv, None if args.all_notebooks else notebook, since)
+
+        def summary() -> str:
+            figures = gather(session.ledger, notebook, args.all_notebooks, since, magics.budget_usd)
+            figures.credit = key_credit(session, wait=True)
+            return summary_page(figures)
+
+        export_csv(session.ledger, args.csv, None if args.all_notebooks else notebook, since, summary=summary)
         return None
     if is_terminal(magics.shell):
         figures = gather(session.ledger, notebook, args.all_notebooks, since, magics.budget_usd)
+        figures.credit = key_credit(session, wait=True)
         print(text_report(figures))
         return None
     panel = UsagePanel(
@@ -103,21 +114,30 @@ def parse_since(text: str | None) -> str | None:
 
 def show_team(magics: Any, since: str | None, csv_path: str | None) -> None:
     """``%o4_usage --team``: the whole team's figures (the team ledger's, else this machine's), or its CSV."""
+    from ..call.policy import effective_budgets
     from ..store.user import current_user
-    from .usage_tables import TeamReport, gather_team, team_text_report
+    from .charts import summary_page as page
+    from .usage_tables import TeamReport, gather_team, team_html, team_text_report
 
-    session, settings = magics.session, magics.session.settings
+    session = magics.session
+    _, user_budget, team_budget, period = effective_budgets(
+        session.settings
+    )  # the hub policy's are the floor
+
+    def gathered() -> Any:
+        return gather_team(session.ledger, current_user(), since, user_budget, team_budget, period)
+
     if csv_path:
-        export_csv(session.ledger, csv_path, None, since, team=True)
+        export_csv(
+            session.ledger,
+            csv_path,
+            None,
+            since,
+            team=True,
+            summary=lambda: page("o4 usage: the whole team", team_html(gathered())),
+        )
         return
-    figures = gather_team(
-        session.ledger,
-        current_user(),
-        since,
-        settings.user_budget_usd,
-        settings.team_budget_usd,
-        settings.budget_period,
-    )
+    figures = gathered()
     if is_terminal(magics.shell):
         print(team_text_report(figures))
         return
@@ -127,16 +147,86 @@ def show_team(magics: Any, since: str | None, csv_path: str | None) -> None:
 
 
 def export_csv(
-    ledger: Any, path_text: str, notebook: str | None, since: str | None, team: bool = False
+    ledger: Any,
+    path_text: str,
+    notebook: str | None,
+    since: str | None,
+    team: bool = False,
+    summary: Callable[[], str] | None = None,
 ) -> int:
-    """Write the matching ledger rows to ``path_text`` and say how many, and where; return the count."""
+    """Write the matching ledger rows to ``path_text``, and ``summary()``'s page (tables and charts) beside it
+    as ``<name>.summary.html``; say how many rows, and where; return the count."""
     path = Path(unquote(path_text)).expanduser()
     try:
         count = ledger.export_csv(path, notebook=notebook, since=since, **({"team": True} if team else {}))
     except OSError as exc:
         raise UsageError(f"could not write {path}: {exc.strerror or exc}") from None
-    print(f"o4: wrote {count} call{'' if count == 1 else 's'} to {path.resolve()}")
+    note = ""
+    if summary is not None:
+        page = path.with_name(summary_name(path))
+        try:
+            page.write_text(summary(), encoding="utf-8")
+            note = f", and a summary with charts to {page.resolve()}"
+        except OSError as exc:
+            note = f" (the summary {page.name} could not be written: {exc.strerror or exc})"
+    print(f"o4: wrote {count} call{'' if count == 1 else 's'} to {path.resolve()}{note}")
     return count
+
+
+def summary_name(path: Path) -> str:
+    """The companion summary of ``calls.csv``: ``calls.summary.html``."""
+    return f"{path.stem or path.name}.summary.html"
+
+
+def summary_page(figures: UsageFigures) -> str:
+    """The ``--csv`` export's companion page: the panel's tables and its charts (inline SVG, titles on hover)."""
+    from .charts import summary_page as page
+
+    scope = "every notebook" if figures.all_notebooks else shown_notebook(figures.notebook, figures.root)
+    exported = datetime.now().strftime("%Y-%m-%d %H:%M")
+    head = (
+        f'<div style="{BOX_STYLE}"><b>o4 usage</b> · {html.escape(scope)} '
+        f'<span style="color:{MUTED}">· exported {exported}</span></div>'
+    )
+    return page(f"o4 usage: {scope}", head + figures_html(figures, image=False))
+
+
+def key_credit(session: Any, wait: bool) -> Any:
+    """The OpenRouter key's credit for the panel (None when unknown); never raises."""
+    try:
+        from ..accounting.credit import credit_for
+
+        return credit_for(session).current(wait=wait)
+    except Exception:
+        return None
+
+
+def _credit_hook(panel: UsagePanel) -> _PanelListener | None:
+    """The panel's entry in its session's key-credit watchers (None if there is no credit tracker)."""
+    try:
+        from ..accounting.credit import credit_for
+
+        watchers = credit_for(panel.session).watchers
+    except Exception:
+        return None
+    hook = _PanelListener(panel, watchers)
+    watchers.append(hook)
+    return hook
+
+
+def figures_html(figures: UsageFigures, image: bool) -> str:
+    """Everything below the panel's first line, as static HTML: charts inline or as images (``image``)."""
+    return "".join(
+        [
+            totals_html(figures),
+            budget_bar_html(figures, image=image),
+            credit_html(figures),
+            charts_html(figures, image=image),
+            notebooks_html(figures),
+            models_html(figures),
+            recent_html(figures),
+        ]
+    )
 
 
 # -- the live panel ------------------------------------------------------------------------------------------
@@ -212,6 +302,7 @@ class UsagePanel:
         self._last_refresh = 0.0
         self.static: StaticCopy | None = None
         self._cell_hook: _PanelListener | None = None
+        self._credit_hook: _PanelListener | None = None
 
         self.header = widgets.HTML()
         self.totals_html = widgets.HTML()
@@ -222,6 +313,8 @@ class UsagePanel:
         self.budget_box = widgets.HBox(
             [self.budget_bar, self.budget_label], layout=widgets.Layout(display="none")
         )
+        self.credit_html = widgets.HTML()
+        self.charts_html = widgets.HTML()
         self.notebooks_html = widgets.HTML()
         self.models_html = widgets.HTML()
         self.recent_html = widgets.HTML()
@@ -229,6 +322,8 @@ class UsagePanel:
             self.header,
             self.totals_html,
             self.budget_box,
+            self.credit_html,
+            self.charts_html,
             self.notebooks_html,
             self.models_html,
             self.recent_html,
@@ -238,6 +333,7 @@ class UsagePanel:
             self.widget.add_class(name)
         self.widget._o4_usage_panel = self  # the widget registry keeps the panel alive until it is closed
         self.widget.observe(self._on_comm_change, names="comm")
+        self._credit_hook = _credit_hook(self)  # new figures of the key's credit: redraw
         self.refresh()
         self._listener = _PanelListener(self, session.listeners)
         session.listeners.append(self._listener)
@@ -269,16 +365,11 @@ class UsagePanel:
             return ""
         scope = "every notebook" if figures.all_notebooks else shown_notebook(figures.notebook, figures.root)
         last = f", last call {local_time(figures.recent[0].ts, with_date=True)}" if figures.recent else ""
-        parts = [
+        head = (
             f'<div style="{BOX_STYLE}"><b>o4 usage</b> · {html.escape(scope)} '
-            f'<span style="color:{MUTED}">· a copy saved with the notebook{html.escape(last)}</span></div>',
-            totals_html(figures),
-            budget_html(figures) if figures.budget_usd is not None else "",
-            notebooks_html(figures),
-            models_html(figures),
-            recent_html(figures),
-        ]
-        return "".join(parts)
+            f'<span style="color:{MUTED}">· a copy saved with the notebook{html.escape(last)}</span></div>'
+        )
+        return head + figures_html(figures, image=True)  # charts as images: kept in untrusted notebooks too
 
     def static_text(self) -> str:
         """The same figures as plain text (the terminal's table)."""
@@ -321,10 +412,15 @@ class UsagePanel:
             figures = gather(
                 self.session.ledger, self.notebook, self.all_notebooks, self.since, self.budget_usd
             )
+            figures.credit = key_credit(
+                self.session, wait=self.refreshes == 0
+            )  # later: fetched in the background
             self.figures = figures
             self.header.value = header_html(figures)
             self.totals_html.value = totals_html(figures)
             self._draw_budget(figures)
+            self.credit_html.value = credit_html(figures)
+            self.charts_html.value = charts_html(figures)
             self.notebooks_html.value = notebooks_html(figures)
             self.models_html.value = models_html(figures)
             self.recent_html.value = recent_html(figures)
@@ -380,6 +476,8 @@ class UsagePanel:
         if timer is not None:
             timer.cancel()
         self._listener.remove()
+        if self._credit_hook is not None:
+            self._credit_hook.remove()
         if self._cell_hook is not None:
             self._cell_hook.remove()
         for part in (*self.children, self.budget_bar, self.budget_label):

@@ -16,7 +16,7 @@ from ..accounting.budget import WARN_FRACTION
 from ..store.identity import server_root
 from ..store.times import TS_FORMAT
 
-#: How many recent calls the panel lists.
+#: How many recent calls the panel lists (the chart of the last calls shows ``charts.MAX_CALLS``).
 RECENT_ROWS = 10
 #: The budget bar turns to "warning" at this fraction of the cap, and to "danger" at the cap.
 
@@ -72,6 +72,11 @@ class UsageFigures:
     budget_spent: float = 0.0
     #: the Jupyter server's root: notebook paths are shown relative to it (else by file name only)
     root: str | None = None
+    #: the charts: spend per UTC day (``charts.DailySpend``), the last calls (newest first)
+    daily: Any = None
+    last_calls: list[Any] = field(default_factory=list)
+    #: the OpenRouter key's credit (``accounting.credit.KeyCredit``), when known
+    credit: Any = None
 
 
 def gather(
@@ -86,9 +91,12 @@ def gather(
 
     ``root`` is the Jupyter server's root directory that notebook paths are shown from (None: look it up).
     """
+    from .charts import MAX_CALLS
+
     scope = None if all_notebooks else notebook
     totals = ledger.totals(scope, since)
-    recent = [row for row in ledger.recent(scope, RECENT_ROWS) if since is None or str(row.ts) >= since]
+    last_calls = [row for row in ledger.recent(scope, MAX_CALLS) if since is None or str(row.ts) >= since]
+    recent = last_calls[:RECENT_ROWS]
     figures = UsageFigures(
         notebook=notebook,
         all_notebooks=all_notebooks,
@@ -99,11 +107,23 @@ def gather(
         recent=recent,
         budget_usd=budget_usd,
         root=root if root is not None else server_root(),
+        daily=spend_per_day(ledger, since, scope),
+        last_calls=last_calls,
     )
     if budget_usd is not None:
         whole = scope is not None and since is None
         figures.budget_spent = float(totals["cost_usd"] if whole else ledger.totals(notebook)["cost_usd"])
     return figures
+
+
+def spend_per_day(ledger: Any, since: str | None, notebook: str | None, team: bool = False) -> Any:
+    """The per-day chart's figures: the last ``charts.MAX_DAYS`` UTC days (from ``since`` if later)."""
+    from .charts import daily_spend, day_window
+
+    first, last = day_window(since, datetime.now(timezone.utc).date())
+    rows = ledger.per_day(first.isoformat(), notebook, team) if first <= last else []
+    title = "team spend per day (UTC)" if team else "spend per day (UTC)"
+    return daily_spend(rows, first, last, title)
 
 
 def budget_level(spent: float, cap: float) -> str:
@@ -238,6 +258,9 @@ def text_report(figures: UsageFigures) -> str:
         parts.append(
             budget_text(figures) + {"warning": " - nearly spent", "danger": " - spent"}.get(level, "")
         )
+    if credit_text(figures):
+        parts.append(credit_text(figures))
+    parts.append(charts_text(figures))
     if figures.per_notebook:
         rows = [_notebook_cells(found, figures.notebook, figures.root) for found in figures.per_notebook]
         parts.append("per notebook\n" + text_table(NOTEBOOK_HEADERS, rows, NOTEBOOK_ALIGN))
@@ -254,6 +277,19 @@ def text_report(figures: UsageFigures) -> str:
             )
         )
     return "\n\n".join(parts)
+
+
+def credit_text(figures: Any) -> str:
+    """The OpenRouter key's spend and what is left of its limit; "" when unknown or the key has no limit."""
+    return figures.credit.line() if figures.credit is not None else ""
+
+
+def charts_text(figures: UsageFigures) -> str:
+    """The charts as lines of block characters (terminal IPython, and the panel's text form)."""
+    from .charts import calls_text, daily_text
+
+    lines = [daily_text(figures.daily)] if figures.daily is not None else []
+    return "\n".join([*lines, calls_text(figures.last_calls)])
 
 
 # -- HTML (the panel) ----------------------------------------------------------------------------------------
@@ -309,6 +345,40 @@ def budget_html(figures: UsageFigures) -> str:
     return f'<span style="{BOX_STYLE};color:{color}">{html.escape(budget_text(figures))}</span>'
 
 
+def credit_html(figures: Any) -> str:
+    """The key's credit line (empty without a limit), coloured like the budget bar from 80 % spent on."""
+    line = credit_text(figures)
+    if not line:
+        return ""
+    credit = figures.credit
+    level = budget_level(credit.usage_usd, credit.limit_usd) if credit.limit_usd else "danger"
+    color = {"danger": STATUS_COLORS["error"], "warning": STATUS_COLORS["incomplete"]}.get(level, MUTED)
+    return f'<div class="o4-credit" style="{BOX_STYLE};color:{color}">{html.escape(line)}</div>'
+
+
+def charts_html(figures: UsageFigures, image: bool = False) -> str:
+    """Spend per day and the last calls as SVG: inline (the live panel, the summary file) or as images (the
+    static copy, which sanitizers of untrusted notebooks keep)."""
+    from .charts import calls_svg, chart_row, daily_svg
+
+    svgs = [daily_svg(figures.daily)] if figures.daily is not None else []
+    svgs.append(calls_svg(figures.last_calls, lambda ts: local_time(ts, with_date=True)))
+    return chart_row(svgs, image=image)
+
+
+def budget_bar_html(figures: UsageFigures, image: bool = False) -> str:
+    """The budget bar as SVG with its words beside it (the static copy and the summary; the live panel has a
+    progress widget); "" without a budget."""
+    if figures.budget_usd is None:
+        return ""
+    from .charts import as_image, budget_svg
+
+    level = budget_level(figures.budget_spent, figures.budget_usd)
+    bar = budget_svg(figures.budget_spent, figures.budget_usd, level, budget_text(figures))
+    shown = as_image(bar) if image else bar
+    return f'<div style="display:flex;align-items:center;gap:8px">{shown}{budget_html(figures)}</div>'
+
+
 def totals_html(figures: UsageFigures) -> str:
     """The totals table (one row)."""
     title = "totals, every notebook" if figures.all_notebooks else "totals"
@@ -360,6 +430,8 @@ class TeamFigures:
     budgets: list[tuple[str, float, float]] = field(default_factory=list)
     period: str = "month"
     root: str | None = None
+    #: the team's spend per UTC day (``charts.DailySpend``)
+    daily: Any = None
 
 
 def gather_team(
@@ -387,6 +459,7 @@ def gather_team(
     for cap in budget_caps(None, user_budget_usd, team_budget_usd, period):
         name = "your budget" if cap.scope == "user" else "team budget"
         figures.budgets.append((name, cap.usd, ledger.spent_in(cap, user=user)))
+    figures.daily = spend_per_day(ledger, since, None, team=True)
     figures.source = ledger.describe()
     return figures
 
@@ -442,6 +515,10 @@ def team_text_report(figures: TeamFigures) -> str:
         text_table(TOTAL_HEADERS, [_sums(figures.totals)], TOTAL_ALIGN),
         *_budget_lines(figures),
     ]
+    if figures.daily is not None:
+        from .charts import daily_text
+
+        parts.append(daily_text(figures.daily))
     if figures.per_user:
         rows = [_user_cells(found, figures.user) for found in figures.per_user[:TEAM_ROWS]]
         more = _more(figures.per_user, "users")
@@ -469,8 +546,7 @@ def team_html(figures: TeamFigures) -> str:
             TOTAL_HEADERS, [_escaped(_sums(figures.totals))], TOTAL_ALIGN, title="totals, the whole team"
         ),
     ]
-    for line in _budget_lines(figures):
-        parts.append(f'<div style="{BOX_STYLE};color:{MUTED}">{html.escape(line)}</div>')
+    parts.append(team_charts_html(figures))
     tables = (
         (
             USER_HEADERS,
@@ -498,6 +574,22 @@ def team_html(figures: TeamFigures) -> str:
                 parts.append(f'<div style="{BOX_STYLE};color:{MUTED}">{html.escape(more)}</div>')
     if not figures.per_user:
         parts.append(f'<div style="{BOX_STYLE};color:{MUTED}">No calls yet.</div>')
+    return "".join(parts)
+
+
+def team_charts_html(figures: TeamFigures, image: bool = False) -> str:
+    """The team's budget bars with their words, and its spend per day, as SVG."""
+    from .charts import as_image, budget_svg, chart_row, daily_svg
+
+    parts = []
+    for (_, cap, spent), line in zip(figures.budgets, _budget_lines(figures), strict=True):
+        bar = budget_svg(spent, cap, budget_level(spent, cap), line)
+        parts.append(
+            f'<div style="display:flex;align-items:center;gap:8px">{as_image(bar) if image else bar}'
+            f'<span style="{BOX_STYLE};color:{MUTED}">{html.escape(line)}</span></div>'
+        )
+    if figures.daily is not None:
+        parts.append(chart_row([daily_svg(figures.daily)], image=image))
     return "".join(parts)
 
 
