@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .backend import LedgerURL, check_ledger_url, safe_ledger_url, scrub, target_id, url_secrets
-from .ledger import (
+from .ledger import (  # the shared pieces (re-exported there)
     COLUMNS,
     COLUMNS_SQL,
     TOKEN_COLUMNS,
