@@ -1,4 +1,5 @@
-"""The SQL of a budget check, for SQLite and PostgreSQL: what a scope spent, what its calls in flight hold.
+"""Budget holds: the SQL of a budget check for SQLite and PostgreSQL (what a scope spent, what its calls in flight
+hold), and the SQLite ledger's ``Reservations`` methods (hold a call's worst case, settle it with its row).
 
 A notebook's cap covers all its calls (on a team ledger: this user's calls from that notebook); a user's or
 the team's cap covers one UTC day or month, read from the rollup's sums.  ``judge`` decides on the figures.

@@ -24,7 +24,7 @@ ERROR_MAX_CHARS = 2000
 
 STATUSES = ("ok", "error", "incomplete", "interrupted", "cached", "refused")
 COST_SOURCES = ("openrouter", "estimated", "cached")
-SOURCES = ("magic", "explain", "chat", "ask")
+SOURCES = ("magic", "explain", "chat", "ask", "agent")
 TOKEN_COLUMNS = ("prompt_tokens", "cached_tokens", "completion_tokens", "reasoning_tokens")
 INT_FIELDS = ("cell", *TOKEN_COLUMNS, "images")
 FLOAT_FIELDS = ("cost_usd", "latency_s", "ttft_s")
