@@ -12,7 +12,7 @@ from postgres import free_port, pg_server, team_url  # noqa: F401
 from o4_magics.store.ledger import Ledger, LedgerWarning, UsageRow
 from o4_magics.store.postgres import TeamLedger
 from o4_magics.widgets import usage_panel
-from o4_magics.widgets.usage_tables import TEAM_ROWS
+from o4_magics.widgets.usage_team import TEAM_ROWS
 
 
 def team_output(shell, line: str = "%o4_usage --team") -> tuple[str, str]:

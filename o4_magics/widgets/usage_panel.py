@@ -117,7 +117,7 @@ def show_team(magics: Any, since: str | None, csv_path: str | None) -> None:
     from ..call.policy import effective_budgets
     from ..store.user import current_user
     from .charts import summary_page as page
-    from .usage_tables import TeamReport, gather_team, team_html, team_text_report
+    from .usage_team import TeamReport, gather_team, team_html, team_text_report
 
     session = magics.session
     _, user_budget, team_budget, period = effective_budgets(
@@ -297,12 +297,14 @@ class UsagePanel:
         self.closed = False
         self.last_error: BaseException | None = None
         self._refresh_lock = threading.Lock()
+        self._refreshing_in: int | None = None  # the thread inside refresh(), which reads every news itself
         self._schedule_lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._last_refresh = 0.0
         self.static: StaticCopy | None = None
         self._cell_hook: _PanelListener | None = None
         self._credit_hook: _PanelListener | None = None
+        self._listener: _PanelListener | None = None
 
         self.header = widgets.HTML()
         self.totals_html = widgets.HTML()
@@ -408,23 +410,29 @@ class UsagePanel:
         with self._refresh_lock:
             if self.closed:
                 return
-            self._last_refresh = time.monotonic()
-            figures = gather(
-                self.session.ledger, self.notebook, self.all_notebooks, self.since, self.budget_usd
-            )
-            figures.credit = key_credit(
-                self.session, wait=self.refreshes == 0
-            )  # later: fetched in the background
-            self.figures = figures
-            self.header.value = header_html(figures)
-            self.totals_html.value = totals_html(figures)
-            self._draw_budget(figures)
-            self.credit_html.value = credit_html(figures)
-            self.charts_html.value = charts_html(figures)
-            self.notebooks_html.value = notebooks_html(figures)
-            self.models_html.value = models_html(figures)
-            self.recent_html.value = recent_html(figures)
-            self.refreshes += 1
+            self._refreshing_in = threading.get_ident()
+            try:
+                self._redraw()
+            finally:
+                self._refreshing_in = None
+
+    def _redraw(self) -> None:
+        """Draw every part from the ledger (under the refresh lock)."""
+        self._last_refresh = time.monotonic()
+        figures = gather(self.session.ledger, self.notebook, self.all_notebooks, self.since, self.budget_usd)
+        figures.credit = key_credit(
+            self.session, wait=self.refreshes == 0
+        )  # later: fetched in the background
+        self.figures = figures
+        self.header.value = header_html(figures)
+        self.totals_html.value = totals_html(figures)
+        self._draw_budget(figures)
+        self.credit_html.value = credit_html(figures)
+        self.charts_html.value = charts_html(figures)
+        self.notebooks_html.value = notebooks_html(figures)
+        self.models_html.value = models_html(figures)
+        self.recent_html.value = recent_html(figures)
+        self.refreshes += 1
 
     def _draw_budget(self, figures: UsageFigures) -> None:
         if figures.budget_usd is None:
@@ -439,6 +447,8 @@ class UsagePanel:
 
     def request_refresh(self) -> None:
         """Refresh now, or when ``min_interval_s`` has passed since the last refresh (a burst coalesces)."""
+        if self._refreshing_in == threading.get_ident():
+            return  # news from inside refresh() itself (a key-credit fetch it waited for): it is being drawn
         with self._schedule_lock:
             if self.closed or self._timer is not None:
                 return  # a refresh is already due, and it will read this call too
@@ -475,11 +485,9 @@ class UsagePanel:
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
-        self._listener.remove()
-        if self._credit_hook is not None:
-            self._credit_hook.remove()
-        if self._cell_hook is not None:
-            self._cell_hook.remove()
+        for hook in (self._listener, self._credit_hook, self._cell_hook):
+            if hook is not None:
+                hook.remove()
         for part in (*self.children, self.budget_bar, self.budget_label):
             for owned in (getattr(part, "layout", None), getattr(part, "style", None), part):
                 if owned is not None:
