@@ -330,7 +330,7 @@ class _FakePolarsFrame:
     def get_column(self, name):
         return _FakePolarsSeries(self._df[name])
 
-    def gather(self, positions):
+    def __getitem__(self, positions):  # rows by position, as ``df[np.array([...])]`` in every polars release
         return _FakePolarsFrame(self._df.iloc[positions])
 
     def head(self, n):
