@@ -18,12 +18,15 @@ from IPython.core.displaypub import DisplayPublisher
 from traitlets.config import Config
 
 import o4_magics
+from o4_magics.display.view import DIMMED
 from o4_magics.testing.reasoning import reasoning_text
 
 #: A reply whose reasoning (30 words) streams slowly enough to be drawn several times, after a pause long
 #: enough for the thinking line, then a short answer.
 SLOW_REASONING = "Why? [[think:0.5]][[reasoning:30]][[slow:0.03]][[verbatim]]The answer is 42, as six times seven is forty-two."
 SUMMARY = reasoning_text(30)
+LIVE = f"<details open {DIMMED}><summary>Reasoning… "
+FOLDED = f"<details {DIMMED}><summary>Reasoning · "
 THINKING = re.compile(r"\*thinking… \d+ s\*")
 #: Words of the summary that no answer and no prompt contains.
 MARK = "Planning the answer"
@@ -94,7 +97,7 @@ def test_the_summary_replaces_the_thinking_line_grows_then_folds_above_the_answe
     assert result.success
     frames = recorder.frames()
     assert len(frames[0]) == 1 and THINKING.fullmatch(frames[0][0])
-    live = [frame for frame in frames if frame[-1].startswith("<details open><summary>Reasoning… ")]
+    live = [frame for frame in frames if frame[-1].startswith(LIVE)]
     assert len(live) >= 2 and all(len(frame) == 1 for frame in live)  # in place of the thinking line
     grown = [reasoning_of(frame[0]) for frame in live]
     assert grown == sorted(grown, key=len) and len(grown[0]) < len(grown[-1])
@@ -106,13 +109,13 @@ def test_the_summary_replaces_the_thinking_line_grows_then_folds_above_the_answe
         if line.strip()
     )  # quoted: shown dimmed
     folded = frames[frames.index(live[-1]) + 1]  # as the answer starts: closed, where the summary was
-    assert folded[0].startswith("<details><summary>Reasoning · ") and MARK in folded[0]
+    assert folded[0].startswith(FOLDED) and MARK in folded[0]
     answering = [frame for frame in frames[:-1] if any(text.startswith("The answer") for text in frame)]
     assert answering and all(len(frame) == 2 and frame[0] == folded[0] for frame in answering)  # above it
     final = frames[-1]
     assert len(final) == 1
     label, _, rest = final[0].partition("</summary>")
-    assert label.startswith("<details><summary>Reasoning · 192 tokens · ") and label.endswith(" s")
+    assert label.startswith(FOLDED + "192 tokens · ") and label.endswith(" s")
     seconds = float(label.rsplit(" · ", 1)[1].removesuffix(" s"))
     assert 0.5 <= seconds < 10
     assert flat(reasoning_of(final[0])) == flat(SUMMARY)
@@ -122,14 +125,14 @@ def test_the_summary_replaces_the_thinking_line_grows_then_folds_above_the_answe
 
 def test_line_magic_and_explain_show_it_too(shell, recorder, o4_emulator):
     shell.run_cell("%o4 -n Why? [[reasoning:20]][[verbatim]]Because.")
-    assert recorder.frames()[-1][0].startswith("<details><summary>Reasoning · ")
+    assert recorder.frames()[-1][0].startswith(FOLDED)
     recorder.events.clear()
     shell.user_ns["numbers"] = [1, 2, 3]
     o4_emulator.queue_reply("A short list.")
     o4_emulator.reasoning_summaries = 20  # %o4_explain writes its own prompt: the server's default reasoning
     shell.run_cell("%o4_explain numbers")
     final = recorder.frames()[-1][0]
-    assert final.startswith("<details><summary>Reasoning · ") and "A short list." in final
+    assert final.startswith(FOLDED) and "A short list." in final
 
 
 def test_encrypted_reasoning_keeps_the_thinking_line(shell, recorder, o4_emulator):
@@ -143,7 +146,7 @@ def test_encrypted_reasoning_keeps_the_thinking_line(shell, recorder, o4_emulato
 def test_reasoning_text_items_of_other_models_show_the_same_way(shell, recorder, o4_emulator):
     shell.run_cell("%%o4 -n -m anthropic/claude-3.5-haiku\nWhy? [[reasoning:text:25]][[verbatim]]Fine.")
     final = recorder.frames()[-1][0]
-    assert final.startswith("<details><summary>Reasoning · ")
+    assert final.startswith(FOLDED)
     assert flat(reasoning_of(final)) == flat(reasoning_text(25))
     assert o4_emulator.chat_requests[-1].reasoning_details[0]["type"] == "reasoning.text"
 
@@ -218,10 +221,10 @@ def test_the_chat_shows_it_live_then_folded(make_chat, o4_emulator):
         lambda change: seen.extend(out["data"].get("text/markdown", "") for out in change["new"]), "outputs"
     )
     assert chat.wait(20)
-    live = [text for text in seen if text.startswith("<details open><summary>Reasoning… ")]
+    live = [text for text in seen if text.startswith(LIVE)]
     assert len(live) >= 2 and len(reasoning_of(live[0])) < len(reasoning_of(live[-1]))
     final = chat.last_view.sink.out.outputs[0]["data"]["text/markdown"]
-    assert final.startswith("<details><summary>Reasoning · 192 tokens · ") and "The answer is 42, as" in final
+    assert final.startswith(FOLDED + "192 tokens · ") and "The answer is 42, as" in final
     assert MARK in final.split("</details>")[0] and MARK not in final.split("</details>")[1]
     assert chat.last_view.sink.box.children[-1] is chat.last_view.sink.out  # one output holds it all
 
@@ -301,4 +304,4 @@ def test_a_chat_message_folds_its_reasoning_and_a_long_answer_in_short_lists_the
     view.finish(Reply(text=answer, model="openai/o4-mini", reasoning=SUMMARY))
     assert box.children == (header, out) and all(part.comm is None for part in frozen)
     final = out.outputs[0]["data"]["text/markdown"]
-    assert final.startswith("<details><summary>Reasoning") and flat(answer) in flat(final)
+    assert final.startswith(f"<details {DIMMED}><summary>Reasoning<") and flat(answer) in flat(final)

@@ -32,6 +32,8 @@ BYTES_SLACK = 512
 #: Past the byte budget (a huge block that cannot be frozen yet) a redraw waits this long and this much growth.
 SLOW_INTERVAL_S = 0.23
 GROWTH_STEP = 0.02
+#: How a reasoning block is dimmed (frontends that drop style attributes still quote it and label it).
+DIMMED = 'style="opacity:0.75"'
 #: The "thinking… N s" line shows once the call has waited this long for its first token.
 THINKING_AFTER_S = 0.3
 #: The final output also carries a text/plain copy (for text-only frontends) up to this size.
@@ -163,11 +165,11 @@ class WidgetSink:
 
 
 def reasoning_markdown(reasoning: str, label: str, *, frontend: str, open_: bool) -> str:
-    """The reasoning summary as a collapsible block, quoted (dimmed) and labelled; open while it streams."""
+    """The reasoning summary as a collapsible block, quoted, dimmed and labelled; open while it streams."""
     body = render_markdown(reasoning, frontend=frontend, streaming=open_)
     quoted = "\n".join("> " + line if line else ">" for line in body.split("\n"))
     state = " open" if open_ else ""
-    return f"<details{state}><summary>{label}</summary>\n\n{quoted}\n\n</details>\n\n"
+    return f"<details{state} {DIMMED}><summary>{label}</summary>\n\n{quoted}\n\n</details>\n\n"
 
 
 class ReplyView:
