@@ -43,6 +43,12 @@ def prompt(words: int, rate: float) -> str:
     return f"A long answer [[slow:{1 / rate:.6f}]][[long:{words}]]"
 
 
+def sent_at(msg: dict[str, Any]) -> float:
+    """When the kernel sent ``msg`` (its header's date), in seconds."""
+    date = msg["header"]["date"]
+    return date.timestamp() if hasattr(date, "timestamp") else float(date)
+
+
 def redraw_times(times: list[float]) -> list[float]:
     """Arrival times of redraws: messages within SAME_REDRAW_S of the previous one are the same redraw."""
     out: list[float] = []
@@ -68,6 +74,13 @@ def per_second(times: list[float]) -> list[int]:
 def rate_summary(times: list[float]) -> dict[str, object]:
     counts = per_second(times)
     gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    late = [
+        f"{later - times[0]:.1f}s+{later - earlier:.2f}"
+        for earlier, later in zip(times, times[1:], strict=False)
+        if later - earlier > 0.25
+    ]
+    if late:
+        print("gaps over 0.25 s (at s + gap):", " ".join(late[:20]), file=sys.stderr)
     return {
         "redraws/s min": min(counts) if counts else 0,
         "median": statistics.median(counts) if counts else 0,
@@ -99,8 +112,8 @@ def measure_magic(kernel: Kernel, words: int, rate: float) -> dict[str, object]:
     run = kernel.run(f"%%o4 -n\n{prompt(words, rate)}")
     shown = run.of_type(*DISPLAY_TYPES)
     streaming = [(at, msg) for at, msg in shown if "thinking…" not in str(msg["content"].get("data", ""))]
-    final_at, final = streaming[-1]
-    times = redraw_times([at for at, msg in streaming])
+    final = streaming[-1][1]
+    times = redraw_times([sent_at(msg) for _, msg in streaming])
     outputs = frontend_outputs(run)
     whole = len(outputs) == 1 and plain(outputs[0].get("text/markdown", "")) == expected_words(words)
     return summary("%%o4", words, rate, times, shown, final, whole)
@@ -163,7 +176,7 @@ def measure_chat(kernel: Kernel, words: int, rate: float) -> dict[str, object]:
     live = final["content"]["comm_id"]
     left = [comm for comm in reply_comms - closed if comm != live and _last_outputs(comms, comm)]
     whole = not left and plain(_outputs_markdown(final)) == expected_words(words)
-    times = redraw_times([at for at, _ in replies])
+    times = redraw_times([sent_at(msg) for _, msg in replies])
     return summary("chat", words, rate, times, traffic, final, whole)
 
 
