@@ -23,7 +23,7 @@ from .threads import Ticket
 __all__ = ["View", "NullView", "run", "TICK_S"]
 
 #: How often the cell's thread looks at a streaming call: the "thinking" clock, redraws, Stop and Ctrl-C.
-TICK_S = 0.05
+TICK_S = 0.02
 
 
 class View(Protocol):
@@ -65,7 +65,7 @@ def _pump(
     """Draw while the worker streams: thinking clock, reasoning summary, throttled text (credentials redacted
     before anything is drawn); return at the end."""
     drawn_text = drawn_reasoning = 0
-    last_draw = 0.0
+    last_draw = started  # the first frame waits like any other: a reply done within it is drawn once, whole
     answering = False
     result = call.result
     while not call.done.is_set():
@@ -268,13 +268,16 @@ def _usage(session: Session, spec: CallSpec, messages: list, call: StreamingCall
         reasoning_guess = int(thinking_s * REASONING_TOKENS_PER_S)
         if spec.max_tokens:
             reasoning_guess = min(reasoning_guess, spec.max_tokens)
+    known = None if has_cost or not billed else session.known_prices(spec.model)
+    if raw:  # the server counted: estimates would go unused (and a long reply's costs milliseconds)
+        return usage_from(raw, prompt_estimate=0, output_estimate=0, model=spec.model, known=known, sent=billed)
     return usage_from(
         raw,
         prompt_estimate=prompt_estimate(messages, spec.image_tokens) + tools_tokens(spec.tools),
         output_estimate=estimate_tokens(text),
         reasoning_estimate=reasoning_guess,
         model=spec.model,
-        known=None if has_cost or not billed else session.known_prices(spec.model),
+        known=known,
         sent=billed,
     )
 

@@ -33,6 +33,10 @@ class TerminalView:
             self.out.flush()
             self._reasoning_printed = len(text_so_far)
 
+    def begin_answer(self, reasoning: str, seconds: float | None) -> None:
+        """The answer starts: print the rest of the summary first (what came since the last redraw)."""
+        self.reasoning(reasoning, seconds or 0.0)
+
     def due(self, size: int, seconds_since: float) -> bool:
         return seconds_since >= 0.05
 
@@ -44,6 +48,8 @@ class TerminalView:
         self._printed = len(text_so_far)
 
     def finish(self, reply: Any, budget_note: str = "") -> None:
+        if not self._printed and getattr(reply, "reasoning", ""):  # a reply too quick for any redraw
+            self.reasoning(reply.reasoning, 0.0)
         self.text(reply.text)
         self.out.write("\n\n" + footer_text(reply, host=self.host, budget_note=budget_note) + "\n")
         self.out.flush()

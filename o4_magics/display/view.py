@@ -21,13 +21,21 @@ STOPPED_EARLY = "*(stopped before any text)*"
 CURSOR = " ▌"
 #: A settled stretch is frozen once it is at least this long (fewer, larger outputs).
 FREEZE_MIN_CHARS = 200
+#: Frozen parts per group in a chat message (see ``WidgetSink``).
+FROZEN_GROUP = 10
+#: Put after a text ending in a blank line to ask whether a new block could start there.
+BLOCK_PROBE = "x"
 #: Bytes sent while streaming stay within this many times the text so far (plus BYTES_SLACK); the final
 #: frame adds one more copy, so the total stays within about (BYTES_FACTOR + 1) times the reply.
 BYTES_FACTOR = 1.0
 BYTES_SLACK = 512
 #: Past the byte budget (a huge block that cannot be frozen yet) a redraw waits this long and this much growth.
-SLOW_INTERVAL_S = 0.24
+SLOW_INTERVAL_S = 0.23
 GROWTH_STEP = 0.02
+#: How a reasoning block is dimmed (frontends that drop style attributes still quote it and label it).
+DIMMED = 'style="opacity:0.75"'
+#: The "thinking… N s" line shows once the call has waited this long for its first token.
+THINKING_AFTER_S = 0.3
 #: The final output also carries a text/plain copy (for text-only frontends) up to this size.
 PLAIN_COPY_MAX_CHARS = 4096
 
@@ -92,13 +100,18 @@ class NotebookSink:
 
 class WidgetSink:
     """A chat message: an ``ipywidgets.Output`` (outputs assigned, safe from a worker thread), and the message's
-    box, where frozen parts go as their own ``Output`` widgets above the live one."""
+    box, where frozen parts go as their own ``Output`` widgets above the live one.
+
+    After the first ``FROZEN_GROUP`` parts, frozen parts go in groups of ``FROZEN_GROUP`` (a ``VBox`` each), so a
+    long reply's freezes send short children lists, not one list growing with every part (quadratic traffic)."""
 
     def __init__(self, out: Any, box: Any = None) -> None:
         self.out = out
         self.box = box
         self.shown: tuple[dict[str, Any], ...] = ()
         self._frozen: list[Any] = []
+        self._groups: list[Any] = []
+        self._group_layout: Any = None
 
     @staticmethod
     def _outputs(*bundles: dict[str, str]) -> tuple[dict[str, Any], ...]:
@@ -114,33 +127,49 @@ class WidgetSink:
         frozen = type(self.out)(layout=self.out.layout)  # the same kind of body as the live one
         frozen.outputs = self._outputs(bundle)
         self._frozen.append(frozen)
+        if len(self._frozen) <= FROZEN_GROUP:  # the first parts go in the message itself
+            self._insert(frozen)
+            return
+        group = self._groups[-1] if self._groups else None
+        if group is None or len(group.children) >= FROZEN_GROUP:
+            import ipywidgets
+
+            if self._group_layout is None:
+                self._group_layout = ipywidgets.Layout(margin="0", padding="0")
+            group = ipywidgets.VBox(layout=self._group_layout)
+            self._groups.append(group)
+            self._insert(group)
+        group.children = (*group.children, frozen)
+
+    def _insert(self, widget: Any) -> None:
+        """Put ``widget`` in the message, right above the live output."""
         children = list(self.box.children)
-        children.insert(children.index(self.out), frozen)
+        children.insert(children.index(self.out), widget)
         self.box.children = tuple(children)
+
+    def _drop_frozen(self) -> None:
+        if self.box is not None and self._frozen:
+            dropped = (*self._frozen, *self._groups)
+            self.box.children = tuple(child for child in self.box.children if child not in dropped)
+        for widget in (*self._frozen, *self._groups):
+            widget.close()
+        self._frozen, self._groups = [], []
 
     def reset(self) -> None:
         """Remove the frozen parts (the text they showed was replaced)."""
-        if self._frozen and self.box is not None:
-            self.box.children = tuple(child for child in self.box.children if child not in self._frozen)
-            for frozen in self._frozen:
-                frozen.close()
-        self._frozen = []
+        self._drop_frozen()
 
     def finish(self, bundle: dict[str, str], *extra: dict[str, str]) -> None:
         self.show(bundle, *extra)
-        if self._frozen and self.box is not None:
-            self.box.children = tuple(child for child in self.box.children if child not in self._frozen)
-            for frozen in self._frozen:
-                frozen.close()
-            self._frozen = []
+        self._drop_frozen()
 
 
 def reasoning_markdown(reasoning: str, label: str, *, frontend: str, open_: bool) -> str:
-    """The reasoning summary as a collapsible block, quoted (dimmed) and labelled; open while it streams."""
+    """The reasoning summary as a collapsible block, quoted, dimmed and labelled; open while it streams."""
     body = render_markdown(reasoning, frontend=frontend, streaming=open_)
     quoted = "\n".join("> " + line if line else ">" for line in body.split("\n"))
     state = " open" if open_ else ""
-    return f"<details{state}><summary>{label}</summary>\n\n{quoted}\n\n</details>\n\n"
+    return f"<details{state} {DIMMED}><summary>{label}</summary>\n\n{quoted}\n\n</details>\n\n"
 
 
 class ReplyView:
@@ -177,6 +206,7 @@ class ReplyView:
         self._shown_second = -1
         self._size = 0  # text characters known at the last redraw
         self._live_drawn = 0  # characters of live text at the last redraw
+        self._budget_from = 0  # bytes sent before the answer began (the reasoning's own are not its budget)
         self._frozen_chars = 0  # reply characters frozen so far
         self._frozen_source = ""  # those characters
         self._frozen: list[str] = []  # their rendering, in order
@@ -203,6 +233,8 @@ class ReplyView:
 
     # -- the engine's calls --------------------------------------------------------------------------------
     def thinking(self, elapsed: float) -> None:
+        if elapsed < THINKING_AFTER_S:  # a reply that starts at once never shows the line
+            return
         second = int(elapsed)
         if second != self._shown_second:
             self._shown_second = second
@@ -221,7 +253,7 @@ class ReplyView:
         if seconds_since < MIN_INTERVAL_S:
             return False
         live = max(0, size - self._frozen_chars)
-        if self.bytes_sent + 1.1 * live + 16 <= BYTES_FACTOR * size + BYTES_SLACK:
+        if self.bytes_sent - self._budget_from + 1.1 * live + 16 <= BYTES_FACTOR * size + BYTES_SLACK:
             return True
         return seconds_since >= SLOW_INTERVAL_S and live >= self._live_drawn * (1 + GROWTH_STEP)
 
@@ -235,6 +267,8 @@ class ReplyView:
             return
         if self.mode == "text":
             settled = tail.rfind("\n") + 1
+        elif tail.endswith("\n\n"):  # a blank line ends it: what comes before is settled if a block may start here
+            settled = settled_prefix_length(tail + BLOCK_PROBE)
         else:
             settled = settled_prefix_length(tail)
         if settled < FREEZE_MIN_CHARS:
@@ -278,8 +312,10 @@ class ReplyView:
         return " · ".join(parts)
 
     def begin_answer(self, reasoning: str, seconds: float | None) -> None:
-        """The first answer text arrived after a reasoning summary: fold the summary away."""
+        """The first answer text arrived after a reasoning summary: fold the summary away; the answer streams
+        with a budget of its own."""
         self._fold_reasoning(reasoning, seconds, 0)
+        self._budget_from, self._live_drawn = self.bytes_sent, 0
 
     def text(self, text_so_far: str) -> None:
         self._size = len(text_so_far)

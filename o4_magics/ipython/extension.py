@@ -37,6 +37,38 @@ def load(ipython: Any) -> None:
     formatter = getattr(getattr(ipython, "display_formatter", None), "formatters", {}).get("text/markdown")
     if formatter is not None:
         formatter.for_type_by_name(*REPLY_CLASS, reply_markdown)
+    start_warm_up(magics)
+
+
+def start_warm_up(magics: Any, *, force: bool = False) -> Any:
+    """Prepare the first call in the background once the kernel is idle (``O4Magics.warm_up``), in kernels and
+    terminal IPython (``force``: in any shell); returns the ``WarmUp`` or None."""
+    from ..call.warmup import WarmUp, warm_up_steps, warm_up_wanted
+
+    if not magics.warm_up or not (force or warm_up_wanted(magics.shell)):
+        return None
+    steps = [*warm_up_steps(magics.session), ("markdown", _warm_display), ("front", _warm_front)]
+    magics.warmup = WarmUp(magics.shell, magics.session, steps=steps).start()
+    return magics.warmup
+
+
+def _warm_display() -> None:
+    """The renderer's parser, sanitizer and patterns, built once on a sample reply."""
+    from ..call.warmup import SAMPLE_REPLY
+    from ..display.markdown import settled_prefix_length
+    from ..display.render import render_markdown
+    from ..display.view import reasoning_markdown
+
+    render_markdown(SAMPLE_REPLY, streaming=True)
+    render_markdown(SAMPLE_REPLY)
+    reasoning_markdown("**Planning**\n\nA thought.", "Reasoning", frontend="jupyterlab", open_=True)
+    settled_prefix_length(SAMPLE_REPLY)
+
+
+def _warm_front() -> None:
+    """The modules a magic goes through between its line and the engine."""
+    from ..display import footer, frontends  # noqa: F401
+    from . import asking, attachments, interp, results, views  # noqa: F401
 
 
 def unload(ipython: Any) -> None:
@@ -45,6 +77,8 @@ def unload(ipython: Any) -> None:
 
     magics = _find(ipython)
     if magics is not None:
+        if getattr(magics, "warmup", None) is not None:
+            magics.warmup.stop()
         if magics.capture is not None:
             magics.capture.uninstall()
         manager = ipython.magics_manager
@@ -62,5 +96,9 @@ def unload(ipython: Any) -> None:
     formatter = getattr(getattr(ipython, "display_formatter", None), "formatters", {}).get("text/markdown")
     if formatter is not None:
         formatter.deferred_printers.pop(REPLY_CLASS, None)
-        for cls in [cls for cls in formatter.type_printers if f"{cls.__module__}.{cls.__name__}" == ".".join(REPLY_CLASS)]:
+        for cls in [
+            cls
+            for cls in formatter.type_printers
+            if f"{cls.__module__}.{cls.__name__}" == ".".join(REPLY_CLASS)
+        ]:
             formatter.type_printers.pop(cls, None)
