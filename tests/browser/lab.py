@@ -305,3 +305,42 @@ def save_picture(element: Any, path: Path, max_bytes: int = 150_000) -> Path:
                 break
             scale *= 0.85
     return path
+
+
+# -- the untrusted-payload notebook (also executed by nbclient in tests/test_nbconvert_inert.py) -----------
+
+#: The file the notebook reads its payloads from (a JSON list of reply texts), in the kernel's directory.
+PAYLOADS_FILE = "untrusted_payloads.json"
+UNTRUSTED_SETUP = f"""\
+import json
+import pandas as pd
+payloads = json.load(open({PAYLOADS_FILE!r}))
+for i, payload in enumerate(payloads):  # what the tools look at: a dataframe cell and a dict holding each payload
+    globals()[f"df{{i}}"] = pd.DataFrame({{"note": [payload]}})
+    globals()[f"d{{i}}"] = {{"note": payload}}"""
+#: (a) each payload is a %%o4 reply (the emulator answers what follows its [[verbatim]] marker), so it is also
+#: the prompt: both sides of a turn the chat shows later.
+UNTRUSTED_REPLIES = """\
+for payload in payloads:
+    get_ipython().run_cell_magic("o4", "--no-interp", "[[verbatim]]" + payload)"""
+#: (c) in tool results: the model describes df{i} and d{i}; the emulator's answer quotes both results.
+UNTRUSTED_TOOLS = """\
+for i in range(len(payloads)):
+    get_ipython().run_cell_magic(
+        "o4", "--tools --no-interp", '[[call:describe:{"name": "df%d"}|describe:{"name": "d%d"}]]' % (i, i)
+    )"""
+#: (d) the exact request a dry run shows: the payloads in the prompt, and the turns above as history.
+UNTRUSTED_DRY_RUN = """get_ipython().run_cell_magic("o4", "--dry-run --no-interp", "\\n\\n".join(payloads))"""
+UNTRUSTED_CELLS = [
+    "%load_ext o4_magics",
+    UNTRUSTED_SETUP,
+    UNTRUSTED_REPLIES,
+    UNTRUSTED_TOOLS,
+    UNTRUSTED_DRY_RUN,
+    "%o4_chat",  # (b) the chat shows the thread's turns: every payload as a user message and as a reply
+]
+
+
+def payload_texts(leak: str, payloads: list[dict]) -> list[str]:
+    """The corpus' payloads with ``{leak}`` filled in (the logging server's URL)."""
+    return [payload["reply"].format(leak=leak) for payload in payloads]
