@@ -48,15 +48,6 @@ class CodeRunner(Protocol):
     ) -> CellOutcome: ...
 
 
-def _fence(text: str) -> str:
-    """A code fence longer than any backtick run in ``text``."""
-    longest = run = 0
-    for char in text:
-        run = run + 1 if char == "`" else 0
-        longest = max(longest, run)
-    return "`" * max(3, longest + 1)
-
-
 def _summary_html(line: str) -> str:
     """``line`` as HTML for a ``<summary>``: escaped, with `names` in code."""
     pieces = html.escape(line, quote=False).split("`")
@@ -71,9 +62,11 @@ def tool_line(result: ToolResult, markdown: bool) -> str:
     if not markdown:
         return f"{icon} {result.line}"
     shown = result.text if len(result.text) <= SHOWN_CHARS else result.text[:SHOWN_CHARS] + "\n[…]"
-    fence = _fence(shown)
     summary = _summary_html(result.line)
-    return f"<details><summary>{icon} {summary}</summary>\n\n{fence}text\n{shown}\n{fence}\n\n</details>"
+    # One line of HTML, so one HTML block: the reply's renderer makes every HTML block self-contained, which
+    # would close a <details> before a fence on the lines below it (the result would show, expanded, under it).
+    body = html.escape(shown, quote=False).replace("\n", "&#10;")
+    return f"<details><summary>{icon} {summary}</summary><pre><code>{body}</code></pre></details>"
 
 
 class AgentView:

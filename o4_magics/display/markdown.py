@@ -85,6 +85,30 @@ _CONTROL |= {code: None for code in range(0x80, 0xA0)}
 #: Code text written as HTML: every character that markdown, HTML, removeMath or an autolinker could act on.
 _CODE_ENTITIES = {ord(ch): f"&#{ord(ch)};" for ch in "&<>\"'`*_[]!\\$~|#(){}:.@=+-\n"}
 _TEXT_ESCAPES = {ord(ch): "\\" + ch for ch in "`*_[]<>!#|~&"} | {ord("\n"): " ", ord("\\"): "&#92;"}
+#: TeX that MathJax (JupyterLab 4's MathJax 3, past its Safe extension) turns into raw CSS on the page:
+#: ``\unicode[font]{..}`` and ``\mmlToken{..}[fontfamily=..]{..}`` put their text in a style attribute, so
+#: ``x;background-image:url(...)`` loads a URL. In math they are shown as text (``\backslash\text{unicode}``).
+UNSAFE_TEX = frozenset({"unicode", "mmlToken"})
+#: JupyterLab's family also typesets math MathJax finds in the page's text; a literal backslash shown in text
+#: before one of these (a delimiter: ``\(``, ``\[``, ``\begin{..}``) gets a zero-width space after it, so
+#: MathJax only typesets the math the parser found, where unsafe TeX was defused.
+_DELIMITER_STARTS = ("(", "[", "begin")
+TEXT_BACKSLASH = "&#92;"
+SPLIT_BACKSLASH = "&#92;&#8203;"
+
+
+def _backslashes(text: str, split: bool) -> str:
+    """``text`` with each backslash as ``&#92;``, split from a MathJax delimiter after it when ``split``."""
+    if "\\" not in text:
+        return text
+    if not split:
+        return text.replace("\\", TEXT_BACKSLASH)
+    pieces = text.split("\\")
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        out.append(SPLIT_BACKSLASH if piece.startswith(_DELIMITER_STARTS) else TEXT_BACKSLASH)
+        out.append(piece)
+    return "".join(out)
 
 
 def dollar_for(frontend: str) -> str:
@@ -98,6 +122,9 @@ def escape_money(text: str, frontend: str) -> str:
 
 def _escape_text(text: str, frontend: str) -> str:
     """Plain text (an image's alt, a URL) as markdown that shows exactly that text."""
+    if "\\" in text and dollar_for(frontend) == JUPYTER_DOLLAR:
+        text = "\\".join(piece.translate(_TEXT_ESCAPES) for piece in text.split("\\"))
+        return _backslashes(text, True).replace("$", JUPYTER_DOLLAR)
     return text.translate(_TEXT_ESCAPES).replace("$", dollar_for(frontend))
 
 
@@ -136,8 +163,14 @@ class _Renderer:
     def _escape_plain(self, text: str) -> str:
         """A literal backslash (one markdown did not read as an escape) as ``&#92;``: ``\\begin{..}`` in text
         would start math for removeMath, which can then swallow the next fence's opening line."""
-        text = text.replace("\\", "&#92;") if "\\" in text else text
+        text = _backslashes(text, self.dollar == JUPYTER_DOLLAR)
         return text.replace("[", "\\[").replace("<", "&lt;").replace("$", self.dollar)
+
+    def _backslash_before(self, following: str) -> str:
+        """A literal backslash shown in text, followed by ``following`` (split from a MathJax delimiter)."""
+        if self.dollar == JUPYTER_DOLLAR and following.startswith(_DELIMITER_STARTS):
+            return SPLIT_BACKSLASH
+        return TEXT_BACKSLASH
 
     def _escape_around_urls(self, text: str, before_token: bool) -> str:
         """Bare URLs stay URLs (frontends linkify them; a backslash would break them); in JupyterLab's family
@@ -220,11 +253,16 @@ class _Renderer:
         """What replaces a tracked token's span, or None to keep it (code, math handled apart)."""
         kind = token.type
         if kind == "text_special":  # an escaped backslash as an entity: "\\\\(" would be math to removeMath
+            start, end = token.meta["span"]
             if (
                 len(token.content) == 2 and token.content[0] == "\\"
             ):  # "\\b": a backslash that escapes nothing
-                return "&#92;" + self._escape_plain(token.content[1])
-            return {"$": self.dollar, "<": "&lt;", "\\": "&#92;"}.get(token.content)
+                return self._backslash_before(content[start + 1 : start + 6]) + self._escape_plain(
+                    token.content[1]
+                )
+            if token.content == "\\":
+                return self._backslash_before(content[end : end + 5])
+            return {"$": self.dollar, "<": "&lt;"}.get(token.content)
         if kind == "html_inline":
             return self.html_tag(token.content, link_depth)
         if kind == "code_inline" and any(
@@ -264,7 +302,17 @@ class _Renderer:
 
     def math_content(self, text: str, start: int, end: int, mapping: Any) -> None:
         """Where math is not typeset (a viewer without MathJax), its TeX must not be read as a tag or an
-        image: ``<`` becomes ``\\lt`` and ``![`` becomes ``!{}[`` (the same TeX), ``$`` becomes ``\\$``."""
+        image: ``<`` becomes ``\\lt`` and ``![`` becomes ``!{}[`` (the same TeX), ``$`` becomes ``\\$``. Where it
+        is, ``UNSAFE_TEX`` control words are shown as text."""
+        found = text.find("\\", start, end)
+        while found != -1:
+            name_end = found + 1
+            while name_end < end and text[name_end].isascii() and text[name_end].isalpha():
+                name_end += 1
+            name = text[found + 1 : name_end]
+            if name in UNSAFE_TEX:
+                self.source.edit(mapping(found), mapping(name_end), f"\\backslash\\text{{{name}}}")
+            found = text.find("\\", max(name_end, found + 2), end)  # "\\\\" is one control symbol
         for needle, replacement in (("<", LESS_THAN), ("![", NO_IMAGE), ("$", "\\$")):
             found = text.find(needle, start, end)
             while found != -1:
@@ -376,7 +424,8 @@ class _Renderer:
 
     def html_block(self, token: Any) -> None:
         html_dollar = HTML_DOLLAR.get(self.frontend, JUPYTER_HTML_DOLLAR)
-        cleaned = safe_html(token.content).replace("\\", "&#92;").replace("$", html_dollar).strip("\n")
+        cleaned = _backslashes(safe_html(token.content), self.dollar == JUPYTER_DOLLAR)
+        cleaned = cleaned.replace("$", html_dollar).strip("\n")
         self.one_line_block(token, f"<div>{cleaned}</div>" if cleaned.strip() else "")
 
     def code_block(self, token: Any) -> None:

@@ -142,9 +142,38 @@ def image_verdict(src: str, allowed_hosts: tuple[str, ...], data_max_bytes: int)
         return "show" if kind in IMAGE_TYPES and size <= data_max_bytes else "text"
     if scheme not in ("http", "https"):
         return "text"
+    return "show" if image_host_allowed(src, allowed_hosts) else "link"
+
+
+def _allowed_entry(entry: str) -> tuple[str, int | None]:
+    """``(host, port or None)`` of one ``allowed_image_hosts`` entry: "example.com", "127.0.0.1:8000",
+    "[::1]:8000", or a URL ("https://example.com/"); ("", None) when it names no host."""
+    text = entry.strip().lower()
+    text = text.split("://", 1)[1] if "://" in text else text
+    try:
+        parts = urlsplit("//" + text)
+        return parts.hostname or "", parts.port
+    except ValueError:
+        return "", None
+
+
+def image_host_allowed(src: str, allowed_hosts: tuple[str, ...]) -> bool:
+    """Whether an http(s) image URL goes to an allowed host: the entry's host or a subdomain of it, and, when
+    the entry names a port ("127.0.0.1:8000"), that port only (an entry without a port allows any port)."""
+    if "\\" in src or any(ch <= " " or ch == "\x7f" for ch in src):
+        return False  # browsers read "\\" as "/" and drop tabs and newlines: the host they see could differ
     host = url_host(src)
-    allowed = [name.lower().strip() for name in allowed_hosts if name.strip()]
-    return "show" if host and any(host == name or host.endswith("." + name) for name in allowed) else "link"
+    try:
+        port = urlsplit(src.strip()).port or (443 if url_scheme(src) == "https" else 80)
+    except ValueError:  # a port that is not a number: not an image we load
+        return False
+    if not host:
+        return False
+    for entry in allowed_hosts:
+        name, only_port = _allowed_entry(entry)
+        if name and (host == name or host.endswith("." + name)) and only_port in (None, port):
+            return True
+    return False
 
 
 class _TagReader(HTMLParser):

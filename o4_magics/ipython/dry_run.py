@@ -23,8 +23,12 @@ def _fence(text: str, lang: str = "text") -> str:
     return f"{fence}{lang}\n{text}\n{fence}"
 
 
-def _content_markdown(content: Any, placeholders: dict[str, str]) -> str:
-    """A message's content for reading: text in a fence, images as placeholders with their size."""
+def _content_markdown(content: Any, placeholders: dict[str, str], tool_calls: Any = None) -> str:
+    """A message's content for reading: text in a fence, images as placeholders with their size, an agent
+    turn's tool calls (content None) as ``name(arguments)`` lines."""
+    if content is None:
+        calls = [call.get("function", {}) for call in tool_calls or []]
+        return _fence("\n".join(f"{call.get('name')}({call.get('arguments', '')})" for call in calls))
     if isinstance(content, str):
         return _fence(content)
     pieces = []
@@ -66,7 +70,7 @@ def dry_run_markdown(session: Any, spec: Any) -> str:
     ]
     for index, message in enumerate(messages):
         history = " (history)" if message["role"] != "system" and index < len(messages) - 1 else ""
-        lines += ["", f"**{message['role']}**{history}", "", _content_markdown(message["content"], spec.placeholders)]
+        lines += ["", f"**{message['role']}**{history}", "", _content_markdown(message["content"], spec.placeholders, message.get("tool_calls"))]
     if spec.redactions:
         lines += ["", f"🔒 {spec.redactions} credential{'s' if spec.redactions != 1 else ''} redacted from the message."]
     if spec.private:

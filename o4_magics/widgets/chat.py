@@ -286,9 +286,11 @@ class ChatWidget(ChatLayout):
             self._known = [turn for turn in self._known if id(turn) in current]  # the thread keeps a bounded tail
 
     def _user_markdown(self, text: str) -> dict[str, Any]:
+        """A user message: rendered like a reply (it may hold pasted text); its text/plain is what was typed,
+        for the static copy (else it would show the markdown's escapes)."""
         from ..display.render import render_markdown
 
-        return markdown_output(render_markdown(text, frontend=self._frontend()))
+        return markdown_output(render_markdown(text, frontend=self._frontend()), text.replace("  \n", "\n"))
 
     def _reply_markdown(self, text: str) -> dict[str, Any]:
         from ..display.render import render_markdown

@@ -305,3 +305,157 @@ def save_picture(element: Any, path: Path, max_bytes: int = 150_000) -> Path:
                 break
             scale *= 0.85
     return path
+
+
+# -- the untrusted-payload notebook (also executed by nbclient in tests/test_nbconvert_inert.py) -----------
+
+#: The file the notebook reads its payloads from (a JSON list of reply texts), in the kernel's directory.
+PAYLOADS_FILE = "untrusted_payloads.json"
+UNTRUSTED_SETUP = f"""\
+import json
+import pandas as pd
+payloads = json.load(open({PAYLOADS_FILE!r}))
+for i, payload in enumerate(payloads):  # what the tools look at: a dataframe cell and a dict holding each payload
+    globals()[f"df{{i}}"] = pd.DataFrame({{"note": [payload]}})
+    globals()[f"d{{i}}"] = {{"note": payload}}"""
+#: (a) each payload is a %%o4 reply (the emulator answers what follows its [[verbatim]] marker), so it is also
+#: the prompt: both sides of a turn the chat shows later.
+UNTRUSTED_REPLIES = """\
+for payload in payloads:
+    get_ipython().run_cell_magic("o4", "--no-interp", "[[verbatim]]" + payload)"""
+#: (c) in tool results: the model describes df{i} and d{i}; the emulator's answer quotes both results (on a
+#: thread of their own: the chat, on the main thread, shows the replies' turns only).
+UNTRUSTED_TOOLS = """\
+for i in range(len(payloads)):
+    get_ipython().run_cell_magic(
+        "o4", "--tools --no-interp -t tools", '[[call:describe:{"name": "df%d"}|describe:{"name": "d%d"}]]' % (i, i)
+    )"""
+#: (d) the exact request a dry run shows: the payloads in the prompt, the tool turns above as history.
+UNTRUSTED_DRY_RUN = (
+    """get_ipython().run_cell_magic("o4", "--dry-run --no-interp -t tools", "\\n\\n".join(payloads))"""
+)
+UNTRUSTED_CELLS = [
+    "%load_ext o4_magics",
+    UNTRUSTED_SETUP,
+    UNTRUSTED_REPLIES,
+    UNTRUSTED_TOOLS,
+    UNTRUSTED_DRY_RUN,
+    "%o4_chat",  # (b) the chat shows the thread's turns: every payload as a user message and as a reply
+]
+
+
+def payload_texts(leak: str, payloads: list[dict]) -> list[str]:
+    """The corpus' payloads with ``{leak}`` filled in (the logging server's URL; ``{leak_relative}``: the same
+    without its scheme, ``//127.0.0.1:PORT/leak``)."""
+    relative = leak.split(":", 1)[1]
+    return [payload["reply"].format(leak=leak, leak_relative=relative) for payload in payloads]
+
+
+# -- an attacker's server, and what a page shows of untrusted text ---------------------------------------
+
+#: A 1x1 transparent PNG: what the logging server answers to every GET (an allowed image then shows).
+PIXEL = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360606060000000050001a5f645400000000049454e44ae426082"
+)
+
+
+class LoggingServer:
+    """A loopback HTTP server that logs the path of every request it gets (an exfiltration endpoint, or an
+    allowed image host): ``with LoggingServer() as server: ... server.paths``."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        paths: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                paths.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(PIXEL)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(PIXEL)
+
+            do_POST = do_HEAD = do_GET
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.paths = paths
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_port
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LoggingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+#: What in the rendered text under ``root`` could load or run by itself: elements that fetch, embed, run or
+#: submit; inline handlers; styles with url(); links with a script or data scheme. Rendered text means
+#: markdown and HTML outputs and widgets' HTML (JupyterLab, Notebook 7, classic), not the widgets' own
+#: controls; MathJax's own MathML copy (``mjx-assistive-mml``, classic's ``.MJX_Assistive_MathML``) is skipped.
+INERT_PROBLEMS = """
+(root) => {
+  const forbidden = new Set(('img image iframe frame frameset audio video source track picture link object '
+    + 'embed applet script noscript style base meta svg use feimage form input button textarea select '
+    + 'portal template').split(' '));
+  const rendered = root.querySelectorAll('.jp-RenderedMarkdown, .jp-RenderedHTMLCommon, .rendered_html, '
+    + '.widget-html-content, .widget-htmlmath-content, .output_markdown, .output_html');
+  const seen = new Set();
+  const problems = [];
+  for (const area of rendered) {
+    for (const el of [area, ...area.querySelectorAll('*')]) {
+      if (seen.has(el)) continue;
+      seen.add(el);
+      if (el.closest('mjx-assistive-mml, .MJX_Assistive_MathML, mjx-container math, .MathJax_MathML')) continue;
+      const name = el.localName.toLowerCase();
+      if (forbidden.has(name)) problems.push(`<${name}> ${el.outerHTML.slice(0, 120)}`);
+      for (const attr of el.attributes) {
+        const key = attr.name.toLowerCase();
+        const value = attr.value.replace(/[\\x00-\\x20\\x7f]+/g, '').toLowerCase();
+        if (key.startsWith('on')) problems.push(`<${name} ${key}>`);
+        if (key === 'style' && /url\\(|@import|expression\\(/.test(value)) problems.push(`<${name} style=${value}>`);
+        if (['src', 'srcset', 'data', 'poster', 'background', 'action', 'formaction', 'xlink:href'].includes(key))
+          problems.push(`<${name} ${key}=${attr.value.slice(0, 80)}>`);
+        if (key === 'href' && /^(javascript|vbscript|data|file):/.test(value)) problems.push(`<${name} href=${value}>`);
+      }
+    }
+  }
+  return problems;
+}
+"""
+
+
+def chat_send(chat: Any, text: str) -> None:
+    """Type ``text`` in a chat (several lines: the ¶ box) and click Send, as a user does."""
+    area = chat.locator("textarea")
+    if area.count() == 0:
+        chat.get_by_role("button", name="¶").click()
+        area.wait_for()
+    area.fill(text)
+    chat.get_by_role("button", name="Send").click()
+
+
+def run_new_cell(page: Any, source: str) -> None:
+    """Add a code cell with ``source`` at the end of the current notebook and run it (JupyterLab, Notebook 7)."""
+    page.evaluate(
+        """async (source) => {
+          const app = window.jupyterapp;
+          const notebook = app.shell.currentWidget.content;
+          notebook.activeCellIndex = notebook.widgets.length - 1;
+          await app.commands.execute('notebook:insert-cell-below');
+          notebook.activeCell.model.sharedModel.setSource(source);
+          await app.commands.execute('notebook:run-cell');
+        }""",
+        source,
+    )
