@@ -174,7 +174,9 @@ def test_classic_notebook_with_ipywidgets_7(classic, emulator, page, artifacts, 
     assert reply.locator("sub .MathJax, sub mjx-container, sub .MathJax_Preview").count() == 0
 
     # The 402: one short message, no traceback.
-    error = cell(page, "[[status:402]]").locator(".output").first.inner_text()
+    outputs = cell(page, "[[status:402]]").locator(".output").first
+    expect(outputs).to_contain_text("402", timeout=15_000)  # the error output follows the footer's display
+    error = outputs.inner_text()
     assert "credits" in error.lower() and "402" in error and "Traceback" not in error, error
     assert len([line for line in error.splitlines() if line.strip()]) <= 4, error
 
