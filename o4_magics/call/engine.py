@@ -216,6 +216,8 @@ def _send(
             raise _Stopped
         call = StreamingCall(client, kwargs, RetryPolicy(int(session.settings.max_retries))).start()
         _pump(call, view, spec, started, cancel, session.redactor.redact)
+        if cancel is not None and cancel.is_set() and call.result.finish_reason is None:
+            raise _Stopped  # Stop came as the stream ended unfinished: it was stopped, whatever closed it
         if call.error is not None:
             cause = call.error
             error = _failure(session, spec, call, call.error, time.monotonic() - started)
