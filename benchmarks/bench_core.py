@@ -1,4 +1,6 @@
-"""Core benchmark: %load_ext cost, a %%o4 call vs the raw openai SDK, and streaming display traffic.
+"""Core benchmark: %load_ext cost and a %%o4 call vs the raw openai SDK, in process. Streaming traffic is
+measured on a real kernel by bench_streaming.py (display updates are kernel messages, which capture_output
+does not see), and per-call overhead by bench_overhead.py.
 
 Run: .venv/bin/python benchmarks/bench_core.py   (or scripts/bench for every benchmark)
 """
@@ -10,7 +12,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import median_time, report  # noqa: E402
@@ -98,32 +99,7 @@ def main() -> None:
         rows.append({"measure": "%%o4 call, same reply", "value": f"{magic * 1000:.0f} ms",
                      "ratio": f"{magic / raw:.2f}x (target <= 1.25x)"})
 
-        with capture_output() as captured:
-            started = time.perf_counter()
-            shell.run_cell("%%o4 -n\nA very long answer [[long:20000]]")
-            elapsed = time.perf_counter() - started
-        outputs = captured.outputs
-        final = outputs[-1].data["text/markdown"]
-        sent = sum(len(value) for out in outputs for value in out.data.values())
-        words = final.split("<sub>")[0]
-        chunks = len(words.split())
-        naive = _naive_bytes(words)
-        rows.append({"measure": "20,000-word stream: display updates", "value": f"{len(outputs)} in {elapsed:.1f} s",
-                     "ratio": f"{len(outputs) / elapsed:.1f}/s (target ~10/s)"})
-        rows.append({"measure": "20,000-word stream: bytes to frontend", "value": f"{sent:,}",
-                     "ratio": f"{sent / len(final):.1f}x final reply (target <= 60x)"})
-        rows.append({"measure": "naive per-token re-render bytes", "value": f"{naive:,}",
-                     "ratio": f"{naive / len(final):.0f}x final reply ({chunks:,} chunks)"})
     report("core", rows)
-
-
-def _naive_bytes(text: str) -> int:
-    """Bytes a per-chunk full re-render would send: the whole prefix after every word."""
-    total = position = 0
-    for word in text.split(" "):
-        position += len(word) + 1
-        total += position
-    return total
 
 
 if __name__ == "__main__":
