@@ -94,17 +94,32 @@ class HTMLOutput(w.HTMLMath):
         self.value = "".join(bundle_html(output.get("data", {})) for output in self._outputs)
 
 
-def bubble(kind: str, title: str) -> tuple[w.VBox, Any]:
-    """A message: a small coloured header (``You`` / ``o4-mini``) over an Output holding its markdown."""
-    color, border, align, margin = BUBBLES[kind]
-    header = w.HTML(f'<b style="color:{color};font-size:0.85em">{html.escape(title)}</b>')
-    body = (HTMLOutput if WIDGETS_7 else w.Output)(layout=w.Layout(padding="0 4px"))
-    width = "100%" if kind == "notice" else "85%"
-    # flex 0 0 auto: in the fixed-height transcript, bubbles must not shrink to fit (their text would be cut)
-    look = w.Layout(
-        border=border, padding="2px 8px", margin=margin, align_self=align, max_width=width, flex="0 0 auto"
+def bubble(kind: str, title: str, looks: dict[str, Any] | None = None) -> tuple[w.VBox, Any]:
+    """A message: a small coloured header (``You`` / ``o4-mini``) over an Output holding its markdown.
+
+    ``looks`` keeps the Layout and style widgets per kind of message, shared by every message of that kind: a
+    message then opens 3 widgets, not 7 (a Layout or style is a widget of its own, with its own comm)."""
+    looks = {} if looks is None else looks
+    if kind not in looks:
+        color, border, align, margin = BUBBLES[kind]
+        width = "100%" if kind == "notice" else "85%"
+        # flex 0 0 auto: in the fixed-height transcript, bubbles must not shrink to fit (their text would be cut)
+        box_look = w.Layout(
+            border=border, padding="2px 8px", margin=margin, align_self=align, max_width=width, flex="0 0 auto"
+        )
+        looks[kind] = box_look
+    if "body" not in looks:
+        looks["body"] = w.Layout(padding="0 4px")
+        looks["header"] = w.Layout()
+        looks["header style"] = w.HTML.class_traits()["style"].klass()  # HTMLStyle (ipywidgets 8), 7's own
+    color = BUBBLES[kind][0]
+    header = w.HTML(
+        f'<b style="color:{color};font-size:0.85em">{html.escape(title)}</b>',
+        layout=looks["header"],
+        style=looks["header style"],
     )
-    box = w.VBox([header, body], layout=look)
+    body = (HTMLOutput if WIDGETS_7 else w.Output)(layout=looks["body"])
+    box = w.VBox([header, body], layout=looks[kind])
     box.add_class(f"o4-chat-{kind}")
     return box, body
 
@@ -123,6 +138,7 @@ class ChatLayout:
         self.static_dirty = True
         self._title = title
         self._bubbles: list[w.Box] = []
+        self._looks: dict[str, Any] = {}  # Layouts and styles shared by messages (see ``bubble``)
         # The transcript is a scrolling column laid out bottom-up (column-reverse, children newest first):
         # browsers keep such a box scrolled to its newest message, which ipywidgets cannot do otherwise.
         self.transcript = w.VBox(
@@ -224,7 +240,7 @@ class ChatLayout:
     # -- the transcript --------------------------------------------------------------------------------------
     def add(self, kind: str, title: str, *outputs: dict[str, Any]) -> w.Output:
         """Append a message (``user``, ``assistant`` or ``notice``); return its Output for later drawing."""
-        box, out = bubble(kind, title)
+        box, out = bubble(kind, title, self._looks)
         box._o4_title = title  # for the static copy
         out.outputs = outputs
         with self._lock:
@@ -318,6 +334,9 @@ class ChatLayout:
     def close_widgets(self) -> None:
         self.clear()
         self.widget.close()
+        for look in self._looks.values():  # the messages' shared Layouts and style
+            look.close()
+        self._looks.clear()
 
 
 def status_line(row: Any, total_usd: float, calls: int) -> str:
