@@ -7,7 +7,6 @@ The widgets themselves live in ``chat_view``.
 
 from __future__ import annotations
 
-import contextvars
 import html
 import itertools
 import threading
@@ -439,13 +438,7 @@ class ChatWidget(ChatLayout):
         # an asyncio task would need an async engine and still block the loop between chunks. The thread leaves
         # the kernel free to run cells while the reply streams, Stop only sets an Event the engine checks every
         # 0.1 s, and widget updates are comm messages, which ipykernel may send from any thread.
-        # The thread runs in a copy of the event's context, so ipykernel sends its widget updates as children of
-        # the click that asked for them (on its subshell); a bare thread falls back to the main shell's parent,
-        # whichever cell is running there.
-        context = contextvars.copy_context()
-        self._worker = threading.Thread(
-            target=context.run, args=(self._run, spec, view, ticket), name="o4-chat", daemon=True
-        )
+        self._worker = threading.Thread(target=self._run, args=(spec, view, ticket), name="o4-chat", daemon=True)
         self._worker.start()
         return True
 
