@@ -240,3 +240,63 @@ def test_long_conversation_stays_bounded(make_chat, magics):
     assert not any("restarted" in text for _, text in messages)
     assert messages[-1][1].endswith(f"a{MAX_TURNS_KEPT + 49}")
     assert len(threads.get("main").turns) == MAX_TURNS_KEPT
+
+
+class FakeKernel:
+    """What the chat reads from ipykernel: kernel_info's features and the message being handled."""
+
+    def __init__(self, features, subshell_id=None):
+        self.kernel_info = {"supported_features": features}
+        self.header = {"msg_type": "comm_msg", "subshell_id": subshell_id}
+
+    def get_parent(self):
+        return {"header": self.header}
+
+
+@pytest.mark.parametrize(
+    ("features", "note_shown"), [([], True), (["debugger"], True), (["kernel subshells", "debugger"], False)]
+)
+def test_the_chat_says_clicks_wait_when_the_kernel_has_no_subshells(shell, make_chat, monkeypatch, features, note_shown):
+    from o4_magics.widgets.chat import NO_SUBSHELLS_NOTE
+
+    monkeypatch.setattr(shell, "kernel", FakeKernel(features), raising=False)
+    chat = make_chat()
+    assert (NO_SUBSHELLS_NOTE in chat.note.value) is note_shown
+    assert chat.note in chat.widget.children
+
+
+def test_no_note_without_a_kernel(make_chat):
+    assert make_chat().note.value == ""  # a plain IPython shell: no widget events to wait for
+
+
+@pytest.mark.parametrize(("subshell_id", "note_shown"), [("a1b2", False), (None, True)])
+def test_a_click_on_the_main_shell_shows_the_note(shell, make_chat, monkeypatch, o4_emulator, subshell_id, note_shown):
+    """Subshells, but a frontend that sends widget events to the main shell (JupyterLab's "comms over
+    subshells" off, VS Code): the first click says so."""
+    from o4_magics.widgets.chat import NO_SUBSHELLS_NOTE
+
+    monkeypatch.setattr(shell, "kernel", FakeKernel(["kernel subshells"], subshell_id), raising=False)
+    chat = make_chat()
+    assert chat.note.value == ""
+    type_and_send(chat, "hello")
+    assert (NO_SUBSHELLS_NOTE in chat.note.value) is note_shown
+
+
+def test_controls_keep_the_subshell_the_frontend_chose():
+    """ipykernel 7.4 asks a comm where its incoming messages go (the subshell of its last outgoing message):
+    the chat's controls answer with the frontend's choice; comms without that hook are left alone."""
+    from types import SimpleNamespace
+
+    from o4_magics.widgets.chat import route_to_sender
+
+    class Comm:
+        def _reply_subshell_for(self, data, default):
+            return None  # the main shell: where a cell last updated the widget
+
+    widget = SimpleNamespace(comm=Comm())
+    route_to_sender(widget)
+    assert widget.comm._reply_subshell_for({"method": "update"}, "a1b2") == "a1b2"
+    bare = SimpleNamespace(comm=SimpleNamespace())
+    route_to_sender(bare)
+    route_to_sender(SimpleNamespace())
+    assert not hasattr(bare.comm, "_reply_subshell_for")

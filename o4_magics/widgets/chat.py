@@ -43,6 +43,9 @@ _IMAGE_KINDS = {
 }
 #: Chats kept live per session; showing more closes the oldest (a re-run chat cell leaves no live copy).
 MAX_LIVE_CHATS = 8
+#: Shown under the chat when widget events wait for the running cell: a kernel without subshells (ipykernel 6,
+#: Colab), or a frontend that sends comm messages to the main shell (classic Notebook, JupyterLab < 4.4).
+NO_SUBSHELLS_NOTE = "Stop and Send take effect when the running cell ends (widget events wait for it here)."
 _ORDER = itertools.count()
 
 
@@ -102,6 +105,37 @@ def chat_magic(magics: Any, line: str) -> None:
     chat.cell_id = cell
     chat.agent.value = bool(args.agent)
     chat.show()
+
+
+def kernel_has_subshells(kernel: Any) -> bool:
+    """Whether the kernel runs messages sent to a subshell apart from the running cell (ipykernel 7 lists
+    "kernel subshells" among the ``supported_features`` of its kernel_info reply)."""
+    try:
+        info = kernel.kernel_info
+    except Exception:
+        return False
+    return isinstance(info, dict) and "kernel subshells" in (info.get("supported_features") or ())
+
+
+def route_to_sender(widget: Any) -> None:
+    """Handle ``widget``'s events on the subshell the frontend sent them to (JupyterLab 4.4+ sends widget
+    messages to a subshell of their own), so a click is handled while a cell runs on the main shell.
+
+    Why a private hook: ipykernel 7.4's shell-channel thread does not route a ``comm_msg`` by its header's
+    ``subshell_id`` but asks the comm, ``comm._reply_subshell_for(data, default)``, which answers with the
+    subshell of the comm's last outgoing message (so a frontend's reply reaches the subshell that waits for it).
+    The chat's controls are created, and often updated, by cells on the main shell, so their clicks went to the
+    main shell and waited for the running cell. They never answer a kernel request, so the frontend's own
+    choice (``default``) is right for them. There is no public switch for this; where the hook is missing
+    (ipykernel 6, Colab, a kernel that routes by the header) this does nothing."""
+    comm = getattr(widget, "comm", None)
+    if comm is not None and callable(getattr(comm, "_reply_subshell_for", None)):
+        comm._reply_subshell_for = _frontends_choice
+
+
+def _frontends_choice(_data: Any, default: Any) -> Any:
+    """The subshell the frontend sent a comm message to (``route_to_sender``)."""
+    return default
 
 
 def _main_loop() -> Any:
@@ -218,6 +252,11 @@ class ChatWidget(ChatLayout):
         for old in live[:-MAX_LIVE_CHATS]:
             old.close()
         self.widget.observe(self._on_comm_change, names="comm")
+        for control in self.controls():
+            route_to_sender(control)
+        kernel = getattr(session.shell, "kernel", None)
+        if kernel is not None and not kernel_has_subshells(kernel):
+            self.note.value = small(NO_SUBSHELLS_NOTE)
         self._agent_runner: Any = None  # Agent mode's proposed cells (widgets.agent_view), made when first used
         self._main_loop = _main_loop()  # where approved cells run when clicks arrive on a subshell thread
 
@@ -238,6 +277,19 @@ class ChatWidget(ChatLayout):
             self.static_dirty = False
             copy = self.static_html(), self.static_text()
         return self.static.update(*copy)
+
+    def frontend_event(self) -> None:
+        """A click or Enter from the frontend: when it came to the main shell, not to a subshell, Stop and Send
+        wait for running cells here, and the chat says so."""
+        kernel = getattr(self.session.shell, "kernel", None)
+        if self.note.value or kernel is None:
+            return
+        try:
+            header = (kernel.get_parent() or {}).get("header") or {}
+        except Exception:
+            return
+        if not header.get("subshell_id"):
+            self.note.value = small(NO_SUBSHELLS_NOTE)
 
     def _on_comm_change(self, change: dict) -> None:
         if change.get("new") is None:  # the widget was closed (its output cleared and the model closed)

@@ -174,9 +174,9 @@ class ChatLayout:
             (self.new_button, "auto"),
         ):
             button.layout.width = width
-        self.send_button.on_click(lambda _: self.send())
-        self.stop_button.on_click(lambda _: self.stop())
-        self.new_button.on_click(lambda _: self.new_conversation())
+        self.send_button.on_click(lambda _: self.from_frontend(self.send))
+        self.stop_button.on_click(lambda _: self.from_frontend(self.stop))
+        self.new_button.on_click(lambda _: self.from_frontend(self.new_conversation))
         self.agent = w.ToggleButton(
             description="Agent",
             icon="wrench",
@@ -187,6 +187,8 @@ class ChatLayout:
         if self.picker.has_trait("tooltip"):  # ipywidgets 8 (7 has tooltips on buttons only)
             self.picker.tooltip = "Attach to the next message"
         self.status = w.HTML(idle_status)
+        #: empty, or why Stop and Send wait for a running cell here (no kernel subshells)
+        self.note = w.HTML("")
         for no_math in ("tex2jax_ignore", "mathjax_ignore"):  # classic Notebook typesets "$1 … $2" as math
             self.status.add_class(no_math)
         self.widget = w.VBox(
@@ -196,6 +198,7 @@ class ChatLayout:
                 w.HBox([self.input_slot, self.multiline, self.send_button, self.stop_button]),
                 w.HBox([self.picker, self.agent, self.new_button]),
                 self.status,
+                self.note,
             ],
             layout=w.Layout(border="1px solid #e0e0e0", padding="6px", width="100%"),
         )
@@ -210,6 +213,14 @@ class ChatLayout:
     def new_conversation(self) -> None:
         raise NotImplementedError
 
+    def from_frontend(self, action: Any) -> Any:
+        """Run ``action`` for a widget event the frontend sent (``frontend_event`` first)."""
+        self.frontend_event()
+        return action()
+
+    def frontend_event(self) -> None:
+        """Called as a widget event from the frontend is handled (``ChatWidget`` looks at how it arrived)."""
+
     # -- input -----------------------------------------------------------------------------------------------
     @property
     def input(self) -> w.Text | w.Textarea:
@@ -223,7 +234,20 @@ class ChatLayout:
 
     def _on_line_msg(self, _widget: Any, content: dict, _buffers: Any) -> None:
         if content.get("event") == "submit":
-            self.send()
+            self.from_frontend(self.send)
+
+    def controls(self) -> tuple[w.Widget, ...]:
+        """The widgets that send the user's input and clicks to the kernel."""
+        return (
+            self.line,
+            self.box,
+            self.multiline,
+            self.send_button,
+            self.stop_button,
+            self.new_button,
+            self.agent,
+            self.picker,
+        )
 
     def set_busy(self, busy: bool) -> None:
         """While a reply streams: Send and New conversation off, Stop on."""

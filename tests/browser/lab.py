@@ -403,8 +403,9 @@ class LoggingServer:
 #: What in the rendered text under ``root`` could load or run by itself: elements that fetch, embed, run or
 #: submit; inline handlers; styles with url(); links with a script or data scheme. Rendered text means
 #: markdown and HTML outputs and widgets' HTML (JupyterLab, Notebook 7, classic), not the widgets' own
-#: controls; MathJax's own MathML copy (``mjx-assistive-mml``, classic's ``.MJX_Assistive_MathML``) is skipped.
-INERT_PROBLEMS = """
+#: controls; MathJax's own MathML copy (``mjx-assistive-mml``, classic's ``.MJX_Assistive_MathML``) and MathJax 2's
+#: ``<script type="math/tex">`` (the TeX it typeset, data that browsers never run) are skipped.
+INERT_PROBLEMS = r"""
 (root) => {
   const forbidden = new Set(('img image iframe frame frameset audio video source track picture link object '
     + 'embed applet script noscript style base meta svg use feimage form input button textarea select '
@@ -419,12 +420,14 @@ INERT_PROBLEMS = """
       seen.add(el);
       if (el.closest('mjx-assistive-mml, .MJX_Assistive_MathML, mjx-container math, .MathJax_MathML')) continue;
       const name = el.localName.toLowerCase();
+      if (name === 'script' && /^math\/tex/.test(el.type)) continue;  // MathJax 2 keeps the TeX there (not run)
+      if (name === 'input' && el.type === 'checkbox' && el.disabled) continue;  // a GFM task list's box
       if (forbidden.has(name)) problems.push(`<${name}> ${el.outerHTML.slice(0, 120)}`);
       for (const attr of el.attributes) {
         const key = attr.name.toLowerCase();
-        const value = attr.value.replace(/[\\x00-\\x20\\x7f]+/g, '').toLowerCase();
+        const value = attr.value.replace(/[\x00-\x20\x7f]+/g, '').toLowerCase();
         if (key.startsWith('on')) problems.push(`<${name} ${key}>`);
-        if (key === 'style' && /url\\(|@import|expression\\(/.test(value)) problems.push(`<${name} style=${value}>`);
+        if (key === 'style' && /url\(|@import|expression\(/.test(value)) problems.push(`<${name} style=${value}>`);
         if (['src', 'srcset', 'data', 'poster', 'background', 'action', 'formaction', 'xlink:href'].includes(key))
           problems.push(`<${name} ${key}=${attr.value.slice(0, 80)}>`);
         if (key === 'href' && /^(javascript|vbscript|data|file):/.test(value)) problems.push(`<${name} href=${value}>`);
@@ -446,16 +449,18 @@ def chat_send(chat: Any, text: str) -> None:
     chat.get_by_role("button", name="Send").click()
 
 
-def run_new_cell(page: Any, source: str) -> None:
-    """Add a code cell with ``source`` at the end of the current notebook and run it (JupyterLab, Notebook 7)."""
+def run_new_cell(page: Any, source: str, wait: bool = True) -> None:
+    """Add a code cell with ``source`` at the end of the current notebook and run it (JupyterLab, Notebook 7);
+    with ``wait=False``, return once it is sent to the kernel, not when it has run."""
     page.evaluate(
-        """async (source) => {
+        """async ([source, wait]) => {
           const app = window.jupyterapp;
           const notebook = app.shell.currentWidget.content;
           notebook.activeCellIndex = notebook.widgets.length - 1;
           await app.commands.execute('notebook:insert-cell-below');
           notebook.activeCell.model.sharedModel.setSource(source);
-          await app.commands.execute('notebook:run-cell');
+          const ran = app.commands.execute('notebook:run-cell');
+          if (wait) await ran;
         }""",
-        source,
+        [source, wait],
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,10 +125,13 @@ class ClassicServer(LabServer):
 
 @pytest.fixture(scope="module")
 def classic(emulator, browser_tmp: Path, artifacts: Path) -> Iterator[ClassicServer]:
+    """A classic Notebook server for the module; other modules import this fixture and get their own, so its
+    folders are new each time."""
     python = colab_venv()
-    root = browser_tmp / "classic"
+    home = Path(tempfile.mkdtemp(prefix="classic-", dir=browser_tmp))
+    root = home / "notebooks"
     root.mkdir()
-    server = ClassicServer(python, root, browser_tmp / "classic-jupyter", emulator.base_url)
+    server = ClassicServer(python, root, home / "jupyter", emulator.base_url)
     server.workdir.mkdir(exist_ok=True)
     server.start()
     try:
