@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import socket
 import struct
 import subprocess
@@ -595,3 +596,27 @@ def sse_chunks(data: bytes) -> list[dict[str, Any]]:
         for line in data.split(b"\n")
         if line.startswith(b"data: ") and line != b"data: [DONE]"
     ]
+
+
+def test_a_slow_stream_finishes_in_a_process_with_many_open_files(o4_emulator):
+    """select() refuses descriptors past 1024: the emulator then took every slow stream for hung up and ended
+    it early, without an error (seen late in a full test run, when the process held over 1,024 files)."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        pytest.skip(f"the open-files limit ({soft}) is too low to pass descriptor 1024")
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        client = openai.OpenAI(base_url=o4_emulator.base_url, api_key="sk-or-v1-test", max_retries=0)
+        stream = client.chat.completions.create(
+            model="openai/o4-mini",
+            messages=[{"role": "user", "content": "[[slow:0.02]][[long:10]] hi"}],
+            stream=True,
+        )
+        finishes = [choice.finish_reason for chunk in stream for choice in chunk.choices if choice.finish_reason]
+        client.close()
+    finally:
+        for fd in held:
+            os.close(fd)
+    assert finishes == ["stop"]

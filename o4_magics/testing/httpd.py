@@ -209,8 +209,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def client_gone(self) -> bool:
         """Whether the client closed its side of the connection."""
+        # poll, not select: select() refuses descriptors past FD_SETSIZE (1024), which a long-lived process (a
+        # kernel, a test session) reaches; the stream then looked hung up and ended early, without an error.
         try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
+            poller = select.poll()
+            poller.register(self.connection, select.POLLIN)
+            readable = poller.poll(0)
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except (OSError, ValueError):
             return True
