@@ -60,7 +60,7 @@ PNG = "data:image/png;base64," + base64.b64encode(random.Random("png fixture").r
 
 samples = st.builds(make_sample, st.sampled_from(sorted(MAKERS)), st.integers(0, 2**32 - 1))
 words = st.lists(st.sampled_from(WORDS), max_size=5).map(" ".join)
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def check(sample: Sample, original: str, redacted: str, count: int) -> None:
@@ -135,7 +135,7 @@ def test_nested_values_and_chat_messages(sample):
     assert redacted["messages"][1]["content"][0]["text"].startswith(QUESTION)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
 @given(samples)
 def test_dataframe_cells_as_described(sample):
     pd = pytest.importorskip("pandas")
@@ -162,7 +162,7 @@ def _raise(sample: Sample) -> BaseException:
     raise AssertionError("unreachable")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(samples)
 def test_exceptions_and_tracebacks(sample):
     error = _raise(sample)
@@ -179,7 +179,7 @@ def environ_like(data: dict[str, str]) -> os._Environ:
     return os._Environ(dict(data), same, same, same, same)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(samples)
 def test_environment_mappings(sample):
     name, value = sample.env
