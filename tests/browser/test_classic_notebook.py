@@ -173,6 +173,9 @@ def test_classic_notebook_with_ipywidgets_7(classic, emulator, page, artifacts, 
     reply = cell(page, "What is a p-value?").locator(".output_area")
     assert reply.count() == 1  # one display, updated in place
     assert reply.locator("h2").first.inner_text().strip() == "Offline answer"
+    # MathJax 2 turns the footer's "\\$" into "$" when it has typeset the output; its first load in a fresh
+    # profile can take a few seconds after the cells have run
+    expect(reply.locator("sub").last).not_to_contain_text("\\$", timeout=30_000)
     footer = reply.locator("sub").last.inner_text()
     assert "openai/o4-mini" in footer and COST.search(footer) and "\\$" not in footer, footer
     assert reply.locator("sub .MathJax, sub mjx-container, sub .MathJax_Preview").count() == 0
