@@ -3,8 +3,7 @@ refusals, the key's credit, and how amounts are written."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "Usage": "usage",
@@ -13,10 +12,4 @@ _EXPORTS = {
     "worst_case": "budget",
     "format_usd": "money",
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(name)
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -6,8 +6,7 @@ The names below are imported on first use, so importing this package stays light
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "Ask": "spec",
@@ -18,10 +17,4 @@ _EXPORTS = {
     "Session": "session",
     "Reply": "reply",
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(name)
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -3,8 +3,7 @@ output, a chat message), the footer, the terminal."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "ReplyView": "view",
@@ -14,10 +13,4 @@ _EXPORTS = {
     "detect_frontend": "frontends",
     "TerminalView": "terminal",
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(name)
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)
