@@ -103,6 +103,26 @@ def make_chat(magics, shell):
         chat.wait(5)
 
 
+@pytest.fixture
+def panels(monkeypatch):
+    """Every UsagePanel a test builds (through %o4_usage too), also as ``UsagePanel.built``; closed afterwards,
+    so none keeps listening."""
+    from o4_magics.widgets import usage_panel
+
+    built = []
+
+    class RecordedPanel(usage_panel.UsagePanel):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    RecordedPanel.built = built
+    monkeypatch.setattr(usage_panel, "UsagePanel", RecordedPanel)
+    yield built
+    for panel in built:
+        panel.close()
+
+
 def type_and_send(chat, text):
     """Type ``text`` into a chat and click Send; wait for the reply to end."""
     chat.input.value = text

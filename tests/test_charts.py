@@ -29,21 +29,6 @@ ALLOWED_ATTRIBUTES = {
 FULL = PLOT_BOTTOM - PLOT_TOP
 
 
-@pytest.fixture
-def panels(monkeypatch):
-    built = []
-
-    class RecordedPanel(usage_panel.UsagePanel):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            built.append(self)
-
-    monkeypatch.setattr(usage_panel, "UsagePanel", RecordedPanel)
-    yield built
-    for panel in built:
-        panel.close()
-
-
 def svgs(html: str) -> list[ET.Element]:
     """Every inline <svg> in ``html``, parsed (it must be well-formed XML)."""
     return [ET.fromstring(found) for found in re.findall(r"<svg\b.*?</svg>", html, flags=re.S)]

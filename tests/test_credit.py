@@ -15,25 +15,9 @@ from o4_magics.accounting import credit
 from o4_magics.accounting.money import format_usd
 from o4_magics.testing import routes
 from o4_magics.testing.httpd import API_PREFIX
-from o4_magics.widgets import usage_panel
 
 KEY_ROUTE = ("GET", API_PREFIX + "/key")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-
-@pytest.fixture
-def panels(monkeypatch):
-    built = []
-
-    class RecordedPanel(usage_panel.UsagePanel):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            built.append(self)
-
-    monkeypatch.setattr(usage_panel, "UsagePanel", RecordedPanel)
-    yield built
-    for panel in built:
-        panel.close()
 
 
 def key_fetches(emulator) -> int:

@@ -23,22 +23,8 @@ from o4_magics.widgets.usage_tables import format_usd, shown_notebook
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
-
-@pytest.fixture(autouse=True)
-def panels(monkeypatch):
-    """Every UsagePanel a test builds (through %o4_usage too); closed afterwards, so none keeps listening."""
-    built: list[UsagePanel] = []
-
-    class RecordedPanel(UsagePanel):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            built.append(self)
-
-    RecordedPanel.built = built
-    monkeypatch.setattr(usage_panel, "UsagePanel", RecordedPanel)
-    yield built
-    for panel in built:
-        panel.close()
+#: every panel a test builds is recorded and closed afterwards (conftest.panels)
+pytestmark = pytest.mark.usefixtures("panels")
 
 
 def wait_for(predicate, timeout: float = 3.0) -> bool:
