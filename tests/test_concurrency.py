@@ -112,6 +112,9 @@ SPENDER = textwrap.dedent(
         return granted, errors
 
     if __name__ == "__main__":
+        import warnings
+        from o4_magics.store.ledger import LedgerWarning
+        warnings.simplefilter("error", LedgerWarning)  # a fallback to memory would hold within this process only
         go = Path(sys.argv[1])
         while not go.exists():
             time.sleep(0.002)
@@ -210,6 +213,49 @@ def test_an_expired_reservation_of_a_killed_kernel_holds_no_money(o4_home):
     granted = ledger.reserve("nb.ipynb", 6.0, 10.0, ttl_s=60)
     assert granted.granted and granted.held_usd == 0.0
     assert [row[0] for row in reservations_left(o4_home)] == [granted.id]  # the dead kernel's hold is gone
+
+
+LOCK_PROBE = textwrap.dedent(
+    """
+    import sqlite3, sys
+    db = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        print(exc)
+    else:
+        print("took the write lock")
+    """
+)
+
+
+def test_opening_the_ledger_keeps_the_locks_another_thread_of_this_process_holds(o4_home, monkeypatch):
+    """Two threads of one kernel open a fresh ledger at once, and the second looked before the first made the
+    file.  Closing any descriptor of a file drops every POSIX lock the process holds on it, so if the second
+    made the file too, the first thread's lock was gone while it set the file up; two kernels then each kept
+    their own WAL index and each spent the whole cap (80 + 80 calls under a cap of 80, in 1 run in 20)."""
+    from pathlib import Path
+
+    from o4_magics.store.schema import USAGE_MIGRATIONS, open_database
+
+    o4_home.mkdir(mode=0o700)
+    path = o4_home / USAGE_FILE
+    first = sqlite3.connect(path, isolation_level=None)  # the first thread, setting the new file up
+    first.execute("BEGIN EXCLUSIVE")
+    exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda self: False if self == path else exists(self))  # a stale look
+    opened: list = []
+    second = threading.Thread(target=lambda: opened.append(open_database(path, USAGE_MIGRATIONS, 30.0)))
+    second.start()  # waits for the first thread's lock
+    time.sleep(0.5)
+    probe = subprocess.run([sys.executable, "-c", LOCK_PROBE, str(path)], capture_output=True, text=True)
+    first.execute("COMMIT")
+    second.join(30)
+    monkeypatch.undo()
+    assert probe.stdout.strip() == "database is locked"  # another kernel still waits for the first thread
+    assert len(opened) == 1
+    opened[0].close()
+    first.close()
 
 
 def test_release_writes_the_row_and_drops_the_hold_in_one_transaction(o4_home):

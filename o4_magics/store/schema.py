@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 Migration = Callable[[sqlite3.Connection], None]
+
+#: Held while this process creates a database file or connects to one.  Closing any descriptor of a file drops
+#: every POSIX lock the process holds on it (sqlite.org/howtocorrupt.html, 2.2), so a thread closing the
+#: descriptor it made the file with must not overlap another thread's connecting: two processes could then each
+#: believe they were first, each start their own WAL index, and never see the other's rows.
+_CREATING = threading.Lock()
 
 
 def m001_usage(db: sqlite3.Connection) -> None:
@@ -237,9 +244,9 @@ def migrate(db: sqlite3.Connection, migrations: list[Migration]) -> list[str]:
 def open_database(path: Path, migrations: list[Migration], busy_timeout_s: float) -> sqlite3.Connection:
     """Open (creating with owner-only permissions) a database in WAL mode with its schema up to date."""
     _make_private_dir(path.parent)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-    db = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
+    with _CREATING:
+        _create_private_file(path)
+        db = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
     try:
         _use_wal(db, busy_timeout_s)
         db.execute("PRAGMA synchronous = NORMAL")  # with WAL: safe against crashes, fsync only at checkpoints
@@ -250,6 +257,16 @@ def open_database(path: Path, migrations: list[Migration], busy_timeout_s: float
     for suffix in ("", "-wal", "-shm"):  # SQLite copies the database's mode to these; make sure of it
         _make_private_file(Path(f"{path}{suffix}"))
     return db
+
+
+def _create_private_file(path: Path) -> None:
+    """Create ``path`` readable by its owner only, unless it exists: a file this process (or another) may hold
+    open and locked is never opened here, because closing that descriptor would drop the locks."""
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    except FileExistsError:
+        return
+    os.close(descriptor)
 
 
 def _use_wal(db: sqlite3.Connection, busy_timeout_s: float) -> None:
