@@ -79,6 +79,21 @@ def test_settled_prefix_length_is_linear(kind):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("unit", ["`` a. ", "*a. ", "_a. ", "<b x=1>. ", "[a](. ", "Word. "])
+def test_sentence_cut_is_linear(unit):
+    """A long open paragraph is cut between sentences at every redraw: that look is linear too."""
+    from o4_magics.display.settle import sentence_cut
+
+    def cut(text: str) -> int:
+        return sentence_cut(text, 200)
+
+    small, large = _repeat(unit, 50_000), _repeat(unit, 500_000)
+    small_time = min(_seconds(small, cut) for _ in range(2))
+    large_time = _seconds(large, cut)
+    assert large_time < MAX_GROWTH * max(small_time, 0.05), (unit, small_time, large_time)
+
+
+@pytest.mark.timeout(120)
 def test_ten_thousand_unclosed_parens_take_well_under_a_second():
     """The exact F20 reply: it froze the kernel 440 s with the old regexes."""
     reply = "Here: " + "\\(" * 10_000 + " and $5."

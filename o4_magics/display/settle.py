@@ -1,7 +1,9 @@
-"""Where a streaming reply's blocks are finished, and how to close the one still open at its end."""
+"""Where a streaming reply's blocks are finished (and where its open paragraph may be cut between sentences),
+and how to close the block still open at its end."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from ..markdown.parser import parse
@@ -74,3 +76,79 @@ def settled_prefix_length(text: str) -> int:
                 best = source.starts[start]
         previous_kind, previous_end = token.type, token.map[1]
     return best
+
+
+#: Where a sentence ends inside a paragraph: the punctuation, then the space or line break that a cut replaces.
+SENTENCE_ENDS = (". ", "! ", "? ", ".\n", "!\n", "?\n")
+#: Characters that make a cut risky for our own math rules (the stock parser below does not know them).
+_MATH_MARKS = ("$", "\\")
+
+
+@lru_cache(maxsize=1)
+def _stock() -> Any:
+    """A plain CommonMark parser (+ strikethrough): only to compare how inline text renders whole and cut."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable(["strikethrough"])
+
+
+def sentence_cut(text: str, min_chars: int) -> int:
+    """An offset ``k`` inside the last paragraph, just after a sentence's end, such that ``text[:k]`` and the rest
+    render as two paragraphs holding exactly the inline content of the one (no emphasis, code span, link or
+    math cut in two): so a long paragraph can be frozen a sentence at a time while it streams.  0 when there is
+    no such cut at least ``min_chars`` in, or the last block is not a top-level paragraph.
+
+    The cut is the last sentence end; while streaming, a construct opened before it and closed later (``*a.
+    b*``) shows its marks until the reply ends, when the whole reply is rendered again in one output.
+    """
+    if normalize(text) != text or len(text) < min_chars:
+        return 0
+    tokens, env = parse(text)
+    if env.get("references"):
+        return 0
+    top = [token for token in tokens if token.level == 0 and token.nesting != -1]
+    if len(tokens) < 3 or not top or top[-1].type != "paragraph_open" or tokens[-2].type != "inline":
+        return 0
+    opener, inline = top[-1], tokens[-2]
+    source = Source(text)
+    if not opener.map or opener.map[1] < len(source.lines):
+        return 0
+    # a top-level paragraph that really began (not a probe) closed every block before it for good: a list
+    # item or a quote would have taken it in; reference definitions, which could, were ruled out above
+    start = source.starts[opener.map[0]]
+    paragraph = text[start:]
+    if inline.content != paragraph.rstrip():  # indented or trailing lines: offsets would not map
+        return 0
+    end = max(paragraph.rfind(mark) for mark in SENTENCE_ENDS)
+    if end < 1 or start + end + 2 < min_chars:
+        return 0
+    first, rest = paragraph[: end + 1], paragraph[end + 2 :]
+    if not rest[:1].strip() or any(mark in first for mark in _MATH_MARKS):
+        return 0
+    md = _stock()
+    whole, head, tail = (md.renderInline(part) for part in (paragraph.rstrip(), first, rest.rstrip()))
+    separator = "\n" if paragraph[end + 1] == "\n" else " "
+    if whole != head + separator + tail:
+        return 0
+    if md.render(rest) != f"<p>{tail}</p>\n" or md.render(first) != f"<p>{head}</p>\n":
+        return 0  # either part alone would be another block (a list item, a heading...)
+    if _unmatched_marks(md, first):
+        return 0  # an emphasis, code span or link opened and not closed yet: it may close after the cut
+    return start + end + 2
+
+
+def _unmatched_marks(md: Any, text: str) -> bool:
+    """Whether ``text`` rendered alone leaves a mark that could still open something (``*``, a backtick,
+    ``[``, ``~``, or ``_`` at a word's edge: ``snake_case`` inside a word cannot)."""
+    for token in md.parseInline(text)[0].children or ():
+        if token.type != "text":
+            continue
+        content = token.content
+        if any(mark in content for mark in "*`[~"):
+            return True
+        for index, char in enumerate(content):  # linear: one pass over the text
+            if char == "_" and (
+                index == 0 or index == len(content) - 1 or not content[index - 1].isalnum() or not content[index + 1].isalnum()
+            ):
+                return True
+    return False

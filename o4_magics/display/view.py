@@ -21,6 +21,9 @@ STOPPED_EARLY = "*(stopped before any text)*"
 CURSOR = " ▌"
 #: A settled stretch is frozen once it is at least this long (fewer, larger outputs).
 FREEZE_MIN_CHARS = 200
+#: A long paragraph's finished sentences are frozen once this long (see ``settle.sentence_cut``); a sink may
+#: ask for longer parts (``cut_min_chars``) when each part costs it more than its text.
+CUT_MIN_CHARS = 80
 #: Frozen parts per group in a chat message (see ``WidgetSink``).
 FROZEN_GROUP = 10
 #: Put after a text ending in a blank line to ask whether a new block could start there.
@@ -103,7 +106,11 @@ class WidgetSink:
     box, where frozen parts go as their own ``Output`` widgets above the live one.
 
     After the first ``FROZEN_GROUP`` parts, frozen parts go in groups of ``FROZEN_GROUP`` (a ``VBox`` each), so a
-    long reply's freezes send short children lists, not one list growing with every part (quadratic traffic)."""
+    long reply's freezes send short children lists, not one list growing with every part (quadratic traffic).
+    Each part is a new widget (its state, about 700 bytes, on top of its text), so a paragraph is cut into
+    fewer, longer parts here than in a notebook output (``cut_min_chars``)."""
+
+    cut_min_chars = 240
 
     def __init__(self, out: Any, box: Any = None) -> None:
         self.out = out
@@ -209,7 +216,9 @@ class ReplyView:
         self._budget_from = 0  # bytes sent before the answer began (the reasoning's own are not its budget)
         self._frozen_chars = 0  # reply characters frozen so far
         self._frozen_source = ""  # those characters
-        self._frozen: list[str] = []  # their rendering, in order
+        self._frozen: list[str] = []  # their rendering, in order (a cut paragraph's parts as one, once ended)
+        #: where the parts of a paragraph frozen a sentence at a time begin: (index in _frozen, text offset)
+        self._cut_from: tuple[int, int] | None = None
         self._reasoning_frozen = False
 
     # -- drawing -------------------------------------------------------------------------------------------
@@ -259,19 +268,28 @@ class ReplyView:
 
     def _settle(self, text_so_far: str) -> None:
         """Freeze the finished blocks at the start of the live text: they are drawn one last time, in the live
-        output, and the rest of the text goes on in a new one (so freezing costs no extra redraw)."""
+        output, and the rest of the text goes on in a new one (so freezing costs no extra redraw).
+
+        A long open paragraph is frozen a sentence at a time (``sentence_cut``): its parts show as separate
+        paragraphs while it streams, and the final output renders it whole again."""
         from .markdown import settled_prefix_length
+        from .settle import sentence_cut
 
         tail = text_so_far[self._frozen_chars :]
-        if len(tail) < FREEZE_MIN_CHARS:
+        cut_min = getattr(self.sink, "cut_min_chars", CUT_MIN_CHARS)
+        if len(tail) < min(cut_min, FREEZE_MIN_CHARS):
             return
+        cut = False
         if self.mode == "text":
             settled = tail.rfind("\n") + 1
         elif tail.endswith("\n\n"):  # a blank line ends it: what comes before is settled if a block may start here
             settled = settled_prefix_length(tail + BLOCK_PROBE)
         else:
             settled = settled_prefix_length(tail)
-        if settled < FREEZE_MIN_CHARS:
+            if settled < FREEZE_MIN_CHARS:
+                settled = sentence_cut(tail, cut_min)
+                cut = settled > 0
+        if settled < (cut_min if cut else FREEZE_MIN_CHARS):
             return
         part = tail[:settled]
         if self.mode == "text":
@@ -280,7 +298,15 @@ class ReplyView:
         else:
             rendered = self._markdown(part, streaming=False)
             self._freeze({"text/markdown": rendered})
-            self._frozen.append(rendered)
+            if self._cut_from is not None and not cut:  # the cut paragraph ended: keep it whole for the end
+                index, offset = self._cut_from
+                whole = text_so_far[offset : self._frozen_chars + settled]
+                self._frozen[index:] = [self._markdown(whole, streaming=False)]
+                self._cut_from = None
+            else:
+                if cut and self._cut_from is None:
+                    self._cut_from = (len(self._frozen), self._frozen_chars)
+                self._frozen.append(rendered)
         self._frozen_chars += settled
         self._frozen_source += part
 
@@ -291,6 +317,7 @@ class ReplyView:
             reset()
         self._frozen = [part for part in self._frozen[:1] if self._reasoning_frozen]
         self._frozen_chars, self._frozen_source = 0, ""
+        self._cut_from = None
         self.freezing = False
 
     def _fold_reasoning(self, reasoning: str, seconds: float | None, tokens: int) -> None:
@@ -364,7 +391,11 @@ class ReplyView:
                 self._unfreeze()
                 frozen_text = "".join(self._frozen)
             if text and body == text and self._frozen_chars <= len(text):
-                rest = self._markdown(text[self._frozen_chars :], streaming=False) if text[self._frozen_chars :] else ""
+                start = self._frozen_chars
+                if self._cut_from is not None:  # a paragraph still cut in parts: render it whole
+                    index, start = self._cut_from
+                    frozen_text = "".join(self._frozen[:index])
+                rest = self._markdown(text[start:], streaming=False) if text[start:] else ""
                 markdown = frozen_text + rest
             else:
                 markdown = frozen_text + self._markdown(body, streaming=False)
