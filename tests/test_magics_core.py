@@ -97,6 +97,21 @@ def test_history_is_bounded(shell, magics, o4_emulator):
     assert messages[-1]["content"].startswith("Question 5")
 
 
+def test_a_turn_counts_the_reply_as_the_server_counted_it(shell, magics, o4_emulator):
+    """The history budget counts a reply's tokens from the server's usage (no estimate over a long reply);
+    a reply with no usage is estimated."""
+    from o4_magics.call.threads import message_tokens
+
+    shell.run("%%o4 -n\nQuestion [[long:300]]")
+    turn = magics.session.threads.get("main").turns[-1]
+    usage = magics.last_reply.usage
+    assert usage.completion_tokens > 0
+    assert turn.tokens == message_tokens(turn.user) + 4 + usage.completion_tokens - usage.reasoning_tokens
+    shell.run("%%o4 -n\nAgain [[long:300]][[no-usage]]")
+    turn = magics.session.threads.get("main").turns[-1]
+    assert turn.tokens == message_tokens(turn.user) + message_tokens(turn.assistant)
+
+
 def test_thinking_line_then_reply(shell, o4_emulator):
     result, captured = shell.run("%%o4\nThink first [[think:1.3]][[verbatim]]A short answer.")
     texts = markdown_outputs(captured)

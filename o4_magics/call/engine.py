@@ -337,9 +337,12 @@ def _conclude(
         from .request import user_message_index
 
         user_at = user_message_index(kwargs, spec)  # an agent's exchange follows the user's message
+        counted = result is not None and bool(result.usage) and reply.usage.completion_tokens > 0
         session.threads.complete(
             ticket, kwargs["messages"][user_at], {"role": "assistant", "content": reply.text}, private=spec.private,
             model=reply.model, exchange=kwargs["messages"][user_at + 1 :],
+            # the server counted the reply (a long reply's estimate costs milliseconds); its reasoning is not kept
+            assistant_tokens=max(0, reply.usage.completion_tokens - reply.usage.reasoning_tokens) if counted else None,
         )
         if cache_key is not None and reply.finish_reason == "stop":
             from .replay import store_in_cache

@@ -155,17 +155,19 @@ class ThreadStore:
 
     def complete(
         self, ticket: Ticket, user: dict[str, Any], assistant: dict[str, Any], *, private: bool = False,
-        model: str = "", exchange: list[dict[str, Any]] | None = None,
+        model: str = "", exchange: list[dict[str, Any]] | None = None, assistant_tokens: int | None = None,
     ) -> bool:
         """File a finished exchange at its ticket's place; False (dropped) if the thread was reset since.
 
-        ``exchange``: an agent question's tool calls and results, kept truncated (``compact_exchange``)."""
+        ``exchange``: an agent question's tool calls and results, kept truncated (``compact_exchange``).
+        ``assistant_tokens``: the reply's tokens as the server counted them (else they are estimated)."""
         thread = self.get(ticket.thread)
         kept = compact_exchange(exchange)
+        answer = message_tokens(assistant) if assistant_tokens is None else 4 + assistant_tokens
         turn = Turn(
             user=user,
             assistant=assistant,
-            tokens=message_tokens(user) + message_tokens(assistant) + sum(message_tokens(m) for m in kept),
+            tokens=message_tokens(user) + answer + sum(message_tokens(m) for m in kept),
             private=private,
             seq=ticket.seq,
             model=model,
