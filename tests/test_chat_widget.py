@@ -300,3 +300,17 @@ def test_controls_keep_the_subshell_the_frontend_chose():
     route_to_sender(bare)
     route_to_sender(SimpleNamespace())
     assert not hasattr(bare.comm, "_reply_subshell_for")
+
+
+def test_a_proposed_cells_controls_keep_the_subshell_the_frontend_chose(monkeypatch):
+    """Run, Edit, Skip, the opt-in and the editor of a proposed cell are routed like the chat's own controls:
+    Edit and Skip answer while a cell runs (a proposal is made by a worker thread, not by a cell)."""
+    from o4_magics.widgets import subshells
+    from o4_magics.widgets.agent_view import CellRunner, Proposal
+
+    routed: list = []
+    monkeypatch.setattr(subshells, "route_to_sender", routed.append)
+    proposal = Proposal(CellRunner(shell=None), "print(1)", "check")
+    controls = (proposal.run_button, proposal.edit_button, proposal.skip_button, proposal.auto, proposal.editor)
+    assert all(any(control is seen for seen in routed) for control in controls)
+    proposal.box.close()

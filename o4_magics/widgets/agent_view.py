@@ -339,6 +339,10 @@ class Proposal:
             [self.header, self.body, self.editor, self.buttons, self.status, self.result], layout=look
         )
         self.box.add_class("o4-chat-proposal")
+        from .subshells import route_to_sender
+
+        for control in (self.run_button, self.edit_button, self.skip_button, self.auto, self.editor):
+            route_to_sender(control)  # Edit and Skip answer at once, even while a cell runs (Run then waits for it)
 
     @staticmethod
     def _status_html(key: str, text: str = "") -> str:
