@@ -390,8 +390,8 @@ class ChatWidget(ChatLayout):
         self.line.value = self.box.value = ""
         self.picker.value = NOTHING
         shown = content_text(prompt) + (f"\n\n*{note}*" if note else "")
-        self.add("user", "You", self._user_markdown(shown))
-        out = self.add("assistant", model_label(self._model()))
+        self.add("user", "You", self._user_markdown(shown), show=False)
+        out = self.add("assistant", model_label(self._model()))  # both messages appear in one update
         view = self.last_view = ReplyView(
             WidgetSink(out, box=self._bubbles[-1]),
             frontend=self._frontend(),

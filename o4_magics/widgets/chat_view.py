@@ -94,11 +94,14 @@ class HTMLOutput(w.HTMLMath):
         self.value = "".join(bundle_html(output.get("data", {})) for output in self._outputs)
 
 
-def bubble(kind: str, title: str, looks: dict[str, Any] | None = None) -> tuple[w.VBox, Any]:
-    """A message: a small coloured header (``You`` / ``o4-mini``) over an Output holding its markdown.
+def bubble(
+    kind: str, title: str, looks: dict[str, Any] | None = None, outputs: tuple[dict[str, Any], ...] = ()
+) -> tuple[w.VBox, Any]:
+    """A message: a small coloured header (``You`` / ``o4-mini``) over an Output holding ``outputs``.
 
     ``looks`` keeps the Layout and style widgets per kind of message, shared by every message of that kind: a
-    message then opens 3 widgets, not 7 (a Layout or style is a widget of its own, with its own comm)."""
+    message then opens 3 widgets, not 7 (a Layout or style is a widget of its own, with its own comm). Its
+    outputs and class go in the widgets' opening state, not in updates right after (fewer messages)."""
     looks = {} if looks is None else looks
     if kind not in looks:
         color, border, align, margin = BUBBLES[kind]
@@ -118,9 +121,13 @@ def bubble(kind: str, title: str, looks: dict[str, Any] | None = None) -> tuple[
         layout=looks["header"],
         style=looks["header style"],
     )
-    body = (HTMLOutput if WIDGETS_7 else w.Output)(layout=looks["body"])
-    box = w.VBox([header, body], layout=looks[kind])
-    box.add_class(f"o4-chat-{kind}")
+    if WIDGETS_7:
+        body = HTMLOutput(layout=looks["body"])
+        if outputs:
+            body.outputs = outputs
+    else:
+        body = w.Output(layout=looks["body"], outputs=tuple(outputs))
+    box = w.VBox([header, body], layout=looks[kind], _dom_classes=(f"o4-chat-{kind}",))
     return box, body
 
 
@@ -262,11 +269,12 @@ class ChatLayout:
             self.picker.value = keep if keep in {value for _, value in choices} else NOTHING
 
     # -- the transcript --------------------------------------------------------------------------------------
-    def add(self, kind: str, title: str, *outputs: dict[str, Any]) -> w.Output:
-        """Append a message (``user``, ``assistant`` or ``notice``); return its Output for later drawing."""
-        box, out = bubble(kind, title, self._looks)
+    def add(self, kind: str, title: str, *outputs: dict[str, Any], show: bool = True) -> w.Output:
+        """Append a message (``user``, ``assistant`` or ``notice``); return its Output for later drawing.
+
+        ``show=False`` leaves the transcript as it is until the next ``add`` (two messages, one update)."""
+        box, out = bubble(kind, title, self._looks, outputs)
         box._o4_title = title  # for the static copy
-        out.outputs = outputs
         with self._lock:
             self.static_dirty = True
             self._bubbles.append(box)
@@ -274,7 +282,8 @@ class ChatLayout:
                 for part in (*self._bubbles[0].children, self._bubbles[0]):
                     part.close()
                 del self._bubbles[0]
-            self.transcript.children = tuple(reversed(self._bubbles))
+            if show:
+                self.transcript.children = tuple(reversed(self._bubbles))
         return out
 
     def add_box(self, box: w.Box) -> None:
