@@ -211,7 +211,8 @@ def test_message_view_draws_thinking_once_a_second_and_marks_stopped():
     import ipywidgets as w
 
     from o4_magics.call.reply import Reply
-    from o4_magics.display.view import ReplyView, WidgetSink
+    from o4_magics.display.sinks import WidgetSink
+    from o4_magics.display.view import ReplyView
 
     out = w.Output()
     view = ReplyView(WidgetSink(out), stopped_word="stopped")

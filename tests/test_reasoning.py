@@ -283,7 +283,8 @@ def test_a_chat_message_folds_its_reasoning_and_a_long_answer_in_short_lists_the
     import ipywidgets as w
 
     from o4_magics.call.reply import Reply
-    from o4_magics.display.view import FROZEN_GROUP, ReplyView, WidgetSink
+    from o4_magics.display.sinks import FROZEN_GROUP, WidgetSink
+    from o4_magics.display.view import ReplyView
     from o4_magics.testing.replies import long_reply
 
     header, out = w.HTML("o4-mini"), w.Output()

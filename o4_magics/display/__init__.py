@@ -7,8 +7,8 @@ from .._lazy import lazy_exports
 
 _EXPORTS = {
     "ReplyView": "view",
-    "NotebookSink": "view",
-    "WidgetSink": "view",
+    "NotebookSink": "sinks",
+    "WidgetSink": "sinks",
     "render_markdown": "render",
     "detect_frontend": "frontends",
     "TerminalView": "terminal",

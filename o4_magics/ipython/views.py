@@ -6,8 +6,9 @@ from typing import Any
 
 from ..call.endpoint import display_host
 from ..call.settings import OPENROUTER_BASE_URL
+from ..display.sinks import NotebookSink
 from ..display.terminal import TerminalView, is_terminal
-from ..display.view import NotebookSink, ReplyView
+from ..display.view import ReplyView
 
 
 def server_host(settings: Any) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..call.tools import CellOutcome
-from ..display.view import WidgetSink
+from ..display.sinks import WidgetSink
 from .chat_view import markdown_output
 
 #: Characters of a cell's stdout, stderr or value the chat shows (the model gets its own cut).

@@ -18,7 +18,8 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from ..call.engine import run
 from ..call.spec import MAGIC_NAMES, Ask, prepare
 from ..call.threads import MAIN_THREAD, Turn
-from ..display.view import ReplyView, WidgetSink
+from ..display.sinks import WidgetSink
+from ..display.view import ReplyView
 from ..errors import Interrupted, O4Error
 from .chat_view import (
     LAST_IMAGE,
