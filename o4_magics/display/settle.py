@@ -126,21 +126,23 @@ def sentence_cut(text: str, min_chars: int) -> int:
     if not rest[:1].strip() or any(mark in first for mark in _MATH_MARKS):
         return 0
     md = _stock()
-    whole, head, tail = (md.renderInline(part) for part in (paragraph.rstrip(), first, rest.rstrip()))
+    first_tokens = md.parseInline(first)  # parsed once: rendered here, and read by _unmatched_marks
+    head = md.renderer.render(first_tokens, md.options, {})
+    whole, tail = (md.renderInline(part) for part in (paragraph.rstrip(), rest.rstrip()))
     separator = "\n" if paragraph[end + 1] == "\n" else " "
     if whole != head + separator + tail:
         return 0
     if md.render(rest) != f"<p>{tail}</p>\n" or md.render(first) != f"<p>{head}</p>\n":
         return 0  # either part alone would be another block (a list item, a heading...)
-    if _unmatched_marks(md, first):
+    if _unmatched_marks(first_tokens):
         return 0  # an emphasis, code span or link opened and not closed yet: it may close after the cut
     return start + end + 2
 
 
-def _unmatched_marks(md: Any, text: str) -> bool:
-    """Whether ``text`` rendered alone leaves a mark that could still open something (``*``, a backtick,
-    ``[``, ``~``, or ``_`` at a word's edge: ``snake_case`` inside a word cannot)."""
-    for token in md.parseInline(text)[0].children or ():
+def _unmatched_marks(inline_tokens: list[Any]) -> bool:
+    """Whether inline text (``parseInline``'s tokens) leaves a mark that could still open something (``*``, a
+    backtick, ``[``, ``~``, or ``_`` at a word's edge: ``snake_case`` inside a word cannot)."""
+    for token in inline_tokens[0].children or ():
         if token.type != "text":
             continue
         content = token.content
