@@ -63,43 +63,43 @@ CHAT_PAYLOADS_CELL = """\
 for payload in corpus["chat_payloads"]:
     get_ipython().run_cell_magic("o4", "--no-interp", "[[verbatim]]" + payload)"""
 
-#: Per output of a cell (JupyterLab, Notebook 7): text with each MathJax container as ⟦m⟧, math count, code,
-#: table cells, links, the footer's text.
-_READ_LAB = """
-(cell) => [...cell.querySelectorAll('.jp-OutputArea-output.jp-RenderedMarkdown')].map((out) => {
+def _read_one(unmath: str, math: str) -> str:
+    """JavaScript reading one rendered markdown element: its text with each typeset math as ⟦m⟧ (``unmath``
+    rewrites a copy so), the math count (``math`` selects typeset math), code, table cells, links, the
+    footer's text."""
+    return f"""
+(out) => {{
   const copy = out.cloneNode(true);
-  copy.querySelectorAll('mjx-container').forEach((m) => m.replaceWith(document.createTextNode('⟦m⟧')));
+  {unmath}
   const subs = copy.querySelectorAll('sub');
-  return {
+  return {{
     text: copy.textContent,
-    math: out.querySelectorAll('mjx-container').length,
+    math: out.querySelectorAll('{math}').length,
     code: [...out.querySelectorAll('code')].map((c) => c.textContent),
     cells: [...copy.querySelectorAll('th, td')].map((c) => c.textContent.trim()),
     hrefs: [...out.querySelectorAll('a[href]')].map((a) => a.getAttribute('href')),
     footer: subs.length ? subs[subs.length - 1].textContent : '',
-    footerMath: [...out.querySelectorAll('sub')].some((s) => s.querySelector('mjx-container')),
-  };
-})
+    footerMath: [...out.querySelectorAll('sub')].some((s) => s.querySelector('{math}')),
+  }};
+}}
+"""
+
+
+#: Per output of a cell (JupyterLab, Notebook 7; MathJax 3 draws an <mjx-container> per math).
+_READ_LAB = f"""
+(cell) => [...cell.querySelectorAll('.jp-OutputArea-output.jp-RenderedMarkdown')].map({_read_one(
+    "copy.querySelectorAll('mjx-container').forEach((m) => m.replaceWith(document.createTextNode('⟦m⟧')));",
+    "mjx-container",
+)})
 """
 #: The same for one element in classic Notebook (MathJax 2: a <script type="math/tex"> per typeset math).
-_READ_CLASSIC_ONE = """
-(out) => {
-  const copy = out.cloneNode(true);
-  copy.querySelectorAll('.MathJax_Preview, .MathJax, .MathJax_Display, .MathJax_CHTML, .MathJax_SVG, '
-    + '.MJX_Assistive_MathML').forEach((m) => m.remove());
-  copy.querySelectorAll('script[type^="math/tex"]').forEach((m) => m.replaceWith(document.createTextNode('⟦m⟧')));
-  const subs = copy.querySelectorAll('sub');
-  return {
-    text: copy.textContent,
-    math: out.querySelectorAll('script[type^="math/tex"]').length,
-    code: [...out.querySelectorAll('code')].map((c) => c.textContent),
-    cells: [...copy.querySelectorAll('th, td')].map((c) => c.textContent.trim()),
-    hrefs: [...out.querySelectorAll('a[href]')].map((a) => a.getAttribute('href')),
-    footer: subs.length ? subs[subs.length - 1].textContent : '',
-    footerMath: [...out.querySelectorAll('sub')].some((s) => s.querySelector('script[type^="math/tex"]')),
-  };
-}
-"""
+_READ_CLASSIC_ONE = _read_one(
+    "copy.querySelectorAll('.MathJax_Preview, .MathJax, .MathJax_Display, .MathJax_CHTML, .MathJax_SVG, '\n"
+    "    + '.MJX_Assistive_MathML').forEach((m) => m.remove());\n"
+    "  copy.querySelectorAll('script[type^=\"math/tex\"]')"
+    ".forEach((m) => m.replaceWith(document.createTextNode('⟦m⟧')));",
+    'script[type^="math/tex"]',
+)
 _READ_CLASSIC = f"""
 (cell) => [...cell.querySelectorAll('.output_area .output_subarea.output_markdown')].map({_READ_CLASSIC_ONE})
 """
