@@ -10,7 +10,7 @@ from corpus.model import inert_problems
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from o4_magics.display.markdown import settled_prefix_length, to_display_markdown
+from o4_magics.display.markdown import settled_display_markdown, settled_prefix_length, to_display_markdown
 from o4_magics.markdown.extract import code_blocks, parse_json_reply
 
 #: Seconds allowed per MB of adversarial input. Prose runs at 0.5–1 MB/s on this machine's shared cores; the
@@ -138,3 +138,5 @@ def test_any_reply_renders_inert(pieces, frontend, streaming):
     assert to_display_markdown(reply[:k]) + to_display_markdown(reply[k:]) == to_display_markdown(reply), (
         reply
     )
+    # a streaming view renders the frozen blocks from the parse that found k: the same as rendering them alone
+    assert settled_display_markdown(reply, k, frontend=frontend) == to_display_markdown(reply[:k], frontend=frontend)

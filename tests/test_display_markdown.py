@@ -106,6 +106,28 @@ def test_settled_prefix_renders_the_same_split(case):
     assert to_display_markdown(text[:k]) + to_display_markdown(text[k:]) == to_display_markdown(text)
 
 
+@pytest.mark.parametrize("frontend", ["jupyterlab", "vscode"])
+def test_frozen_blocks_render_from_the_parse_that_found_them(frontend):
+    """A streaming view renders its finished blocks from the parse that found where they end
+    (``settled_display_markdown``), at every point a reply can stream to: the same as rendering them alone."""
+    from corpus.untrusted import PAYLOADS
+
+    from o4_magics.display.markdown import settled_display_markdown
+
+    replies = [case["reply"] for case in CASES] + [payload["reply"] for payload in PAYLOADS if "reply" in payload]
+    text = "\n\n".join(replies)
+    checked = 0
+    for end in range(0, len(text) + 1, 7):
+        prefix = text[:end]
+        for judged in (prefix, prefix + "x"):
+            k = settled_prefix_length(judged)
+            if k:
+                checked += 1
+                alone = to_display_markdown(judged[:k], frontend=frontend)
+                assert settled_display_markdown(judged, k, frontend=frontend) == alone, judged[:k][-200:]
+    assert checked > 500
+
+
 def test_settled_prefix_stops_before_open_blocks():
     text = "Intro $5.\n\n```python\nx = 1\n\ny = 2"
     assert settled_prefix_length(text) == len("Intro $5.\n\n")

@@ -61,7 +61,7 @@ from .sanitize import (
 )
 from .settle import fence_closer, math_closer, normalize, settled_prefix_length
 
-__all__ = ["escape_money", "settled_prefix_length", "to_display_markdown"]
+__all__ = ["escape_money", "settled_display_markdown", "settled_prefix_length", "to_display_markdown"]
 
 #: How a literal dollar is written in markdown, per frontend (the default is JupyterLab's).
 DOLLAR = {"vscode": "\\$", "terminal": "$"}
@@ -561,6 +561,38 @@ def to_display_markdown(
         return text.translate(_CONTROL)
     with paused_gc():
         return _display_markdown(text, frontend, streaming, tuple(allowed_image_hosts), data_image_max_bytes)
+
+
+def settled_display_markdown(
+    text: str,
+    length: int,
+    *,
+    frontend: str = "jupyterlab",
+    allowed_image_hosts: tuple[str, ...] = (),
+    data_image_max_bytes: int = 200_000,
+) -> str:
+    """``to_display_markdown(text[:length])``, made from ``text``'s own parse (a streaming view has just parsed
+    it to find ``length``, so the finished blocks it freezes are not parsed a second time).
+
+    ``length`` must be what ``settled_prefix_length(text)`` returned: the blocks before it parse the same
+    alone, so their tokens are the ones ``text[:length]`` would give."""
+    part = text[:length]
+    if frontend == "terminal":
+        return part.translate(_CONTROL)
+    with paused_gc():
+        tokens, _ = parse(text)  # the view's last parse: reused, not repeated
+        line = part.count("\n")  # ``length`` is at a line start: blocks from this line on are not ours
+        cut = next(
+            (index for index, token in enumerate(tokens) if token.level == 0 and token.map and token.map[0] >= line),
+            len(tokens),
+        )
+        source = Source(part)
+        renderer = _Renderer(source, frontend, tuple(allowed_image_hosts), data_image_max_bytes)
+        renderer.run(tokens[:cut])
+        try:
+            return source.result()
+        except OverlappingEdits:
+            return f"<!----><pre>{part.translate(_CODE_ENTITIES)}</pre>"
 
 
 def _display_markdown(

@@ -143,7 +143,7 @@ class ReplyView:
 
         A long open paragraph is frozen a sentence at a time (``sentence_cut``): its parts show as separate
         paragraphs while it streams, and the final output renders it whole again."""
-        from .markdown import settled_prefix_length
+        from .markdown import settled_display_markdown, settled_prefix_length
         from .settle import sentence_cut
 
         tail = text_so_far[self._frozen_chars :]
@@ -151,10 +151,11 @@ class ReplyView:
         if len(tail) < min(cut_min, FREEZE_MIN_CHARS):
             return
         cut = False
+        parsed = tail + BLOCK_PROBE if tail.endswith("\n\n") else tail  # the text whose blocks are judged
         if self.mode == "text":
             settled = tail.rfind("\n") + 1
-        elif tail.endswith("\n\n"):  # a blank line ends it: what comes before is settled if a block may start here
-            settled = settled_prefix_length(tail + BLOCK_PROBE)
+        elif parsed is not tail:  # a blank line ends it: what comes before is settled if a block may start here
+            settled = settled_prefix_length(parsed)
         else:
             settled = settled_prefix_length(tail)
             if settled < FREEZE_MIN_CHARS:
@@ -167,7 +168,12 @@ class ReplyView:
             self._freeze({"text/plain": part})
             self._frozen.append(part)
         else:
-            rendered = self._markdown(part, streaming=False)
+            if cut:
+                rendered = self._markdown(part, streaming=False)
+            else:  # from the parse that found the blocks' end (the blocks parse the same alone)
+                rendered = settled_display_markdown(
+                    parsed, settled, frontend=self.frontend, allowed_image_hosts=self.allowed_image_hosts
+                )
             self._freeze({"text/markdown": rendered})
             if self._cut_from is not None and not cut:  # the cut paragraph ended: keep it whole for the end
                 index, offset = self._cut_from
