@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 MAIN_THREAD = "main"
@@ -26,7 +27,22 @@ def _image_tokens(url: str, known: dict[str, int] | None) -> int:
     return image_url_tokens(url)
 
 
+#: Texts up to this long have their counts remembered (the system prompt and recent turns recur every call).
+_MEMO_MAX_CHARS = 20_000
+
+
 def _text_tokens(text: str, upper: bool) -> int:
+    if len(text) <= _MEMO_MAX_CHARS:
+        return _memo_tokens(text, upper)
+    return _count_tokens(text, upper)
+
+
+@lru_cache(maxsize=256)
+def _memo_tokens(text: str, upper: bool) -> int:
+    return _count_tokens(text, upper)
+
+
+def _count_tokens(text: str, upper: bool) -> int:
     from ..context.tokens import estimate_tokens  # not at %load_ext time
 
     if upper:
