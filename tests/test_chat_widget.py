@@ -315,3 +315,23 @@ def test_a_proposed_cells_controls_keep_the_subshell_the_frontend_chose(monkeypa
     controls = (proposal.run_button, proposal.edit_button, proposal.skip_button, proposal.auto, proposal.editor)
     assert all(any(control is seen for seen in routed) for control in controls)
     proposal.box.close()
+
+
+def test_a_message_goes_into_bubbles_made_while_the_chat_was_idle(make_chat, o4_emulator):
+    """Send only fills the question's and reply's bubbles: they were made ahead (at creation, then after each
+    reply once the chat is idle), so a message opens no widgets on its way out; closing the chat closes them."""
+    chat = make_chat(thread="ahead")
+    ready = dict(chat._spares)
+    assert set(ready) == {("user", "You"), ("assistant", "o4-mini")}
+    type_and_send(chat, "first question")
+    question, reply = chat._bubbles[-2:]
+    assert question is ready[("user", "You")][0] and reply is ready[("assistant", "o4-mini")][0]
+    assert chat.messages()[-2] == ("user", "first question") and "<sub>" in chat.messages()[-1][1]
+    wait_for(lambda: len(chat._spares) == 2)  # made again once the reply ended
+    next_ready = dict(chat._spares)
+    type_and_send(chat, "second question")
+    assert chat._bubbles[-2] is next_ready[("user", "You")][0]
+    wait_for(lambda: len(chat._spares) == 2)
+    spares = [box for box, _ in chat._spares.values()]
+    chat.close()
+    assert all(box.comm is None and all(part.comm is None for part in box.children) for box in spares)

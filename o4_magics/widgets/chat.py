@@ -45,6 +45,8 @@ _IMAGE_KINDS = {
 }
 #: Chats kept live per session; showing more closes the oldest (a re-run chat cell leaves no live copy).
 MAX_LIVE_CHATS = 8
+#: After a reply, the next message's bubbles are made once the chat has been idle this long (seconds).
+SPARES_AFTER_S = 0.25
 #: Shown under the chat when widget events wait for the running cell: a kernel without subshells (ipykernel 6,
 #: Colab), or a frontend that sends comm messages to the main shell (classic Notebook, JupyterLab < 4.4).
 NO_SUBSHELLS_NOTE = "Stop and Send take effect when the running cell ends (widget events wait for it here)."
@@ -230,6 +232,24 @@ class ChatWidget(ChatLayout):
             self.note.value = small(NO_SUBSHELLS_NOTE)
         self._agent_runner: Any = None  # Agent mode's proposed cells (widgets.agent_view), made when first used
         self._main_loop = _main_loop()  # where approved cells run when clicks arrive on a subshell thread
+        self._spare_timer: threading.Timer | None = None
+        self._make_spares()  # the first question's bubbles are ready before it is typed
+
+    def _make_spares(self) -> None:
+        """Make the next question's and reply's bubbles (see ``ChatLayout.make_spares``), unless closed or busy."""
+        if self.closed or self.busy:
+            return
+        try:
+            self.make_spares(("user", "You"), ("assistant", model_label(self._model())))
+        except Exception:  # a nicety: Send makes its bubbles itself
+            pass
+
+    def _spares_later(self) -> None:
+        """After a reply: make the next bubbles once the chat has been idle a moment (off the reply's path)."""
+        timer = threading.Timer(SPARES_AFTER_S, self._make_spares)
+        timer.daemon = True
+        self._spare_timer = timer
+        timer.start()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         return widget_bundle(self.widget, self.static_html(), self.static_text())
@@ -359,6 +379,8 @@ class ChatWidget(ChatLayout):
         self.refresh_variables()
         self._sync()
         self.update_static()
+        if len(self._spares) < 2 and not self.busy and not self.closed:  # turns from elsewhere took them
+            self._spares_later()
 
     # -- sending -----------------------------------------------------------------------------------------
     def send(self, text: str | None = None) -> bool:
@@ -439,6 +461,7 @@ class ChatWidget(ChatLayout):
                 self._pending_seq = None
                 self.static_dirty = True  # the reply's final text goes into the static copy
             self._set_busy(False)
+            self._spares_later()
 
     @property
     def agent_runner(self) -> Any:
@@ -499,6 +522,8 @@ class ChatWidget(ChatLayout):
             return
         self.closed = True
         self.stop()
+        if self._spare_timer is not None:
+            self._spare_timer.cancel()
         for hook in (getattr(self, "_row_hook", None), getattr(self, "_cell_hook", None)):
             if hook is not None:
                 hook.detach(self)

@@ -146,6 +146,9 @@ class ChatLayout:
         self._title = title
         self._bubbles: list[w.Box] = []
         self._looks: dict[str, Any] = {}  # Layouts and styles shared by messages (see ``bubble``)
+        #: the next messages' bubbles, made ahead while the chat is idle (see ``make_spares``): (kind, title) ->
+        #: (box, body), not in the transcript yet
+        self._spares: dict[tuple[str, str], tuple[w.VBox, Any]] = {}
         # The transcript is a scrolling column laid out bottom-up (column-reverse, children newest first):
         # browsers keep such a box scrolled to its newest message, which ipywidgets cannot do otherwise.
         self.transcript = w.VBox(
@@ -273,7 +276,14 @@ class ChatLayout:
         """Append a message (``user``, ``assistant`` or ``notice``); return its Output for later drawing.
 
         ``show=False`` leaves the transcript as it is until the next ``add`` (two messages, one update)."""
-        box, out = bubble(kind, title, self._looks, outputs)
+        with self._lock:
+            spare = self._spares.pop((kind, title), None)
+        if spare is not None:  # made ahead: only its text goes out now
+            box, out = spare
+            if outputs:
+                out.outputs = tuple(outputs)
+        else:
+            box, out = bubble(kind, title, self._looks, outputs)
         box._o4_title = title  # for the static copy
         with self._lock:
             self.static_dirty = True
@@ -285,6 +295,21 @@ class ChatLayout:
             if show:
                 self.transcript.children = tuple(reversed(self._bubbles))
         return out
+
+    def make_spares(self, *messages: tuple[str, str]) -> None:
+        """Make the bubbles of the next messages, ``(kind, title)`` each, ahead of time, while the chat is idle:
+        Send then only fills them (a bubble is three widgets, each opened with a message of its own)."""
+        for kind, title in messages:
+            with self._lock:
+                if (kind, title) in self._spares or self.widget.comm is None:
+                    continue
+            made = bubble(kind, title, self._looks)
+            with self._lock:
+                if (kind, title) in self._spares or self.widget.comm is None:  # made meanwhile, or closed
+                    for part in (*made[0].children, made[0]):
+                        part.close()
+                else:
+                    self._spares[(kind, title)] = made
 
     def add_box(self, box: w.Box) -> None:
         """Append a ready-made message (a proposed cell); bounded like ``add``."""
@@ -366,7 +391,12 @@ class ChatLayout:
 
     def close_widgets(self) -> None:
         self.clear()
-        self.widget.close()
+        self.widget.close()  # first: no spare is made after this (``make_spares`` checks it)
+        with self._lock:
+            spares, self._spares = list(self._spares.values()), {}
+        for box, _ in spares:
+            for part in (*box.children, box):
+                part.close()
         for look in self._looks.values():  # the messages' shared Layouts and style
             look.close()
         self._looks.clear()
