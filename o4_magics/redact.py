@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
 KINDS: tuple[str, ...] = (
@@ -36,6 +37,11 @@ KINDS: tuple[str, ...] = (
 MIN_SECRET_CHARS = 8  # configured secrets shorter than this are ignored (they would match ordinary text)
 # a cut piece of a configured secret that keeps this many of its first or last characters goes too
 PIECE_CHARS = 12
+#: ``redact_value`` remembers this many recent strings of MEMO_MIN_CHARS to MEMO_MAX_CHARS characters (a
+#: request's system prompt and history recur on every call of a conversation).
+MEMO_ENTRIES = 64
+MEMO_MIN_CHARS = 200
+MEMO_MAX_CHARS = 50_000
 _RUN_CHARS = "A-Za-z0-9_-"  # the characters of a key-like token; a token starts where the previous one is not
 
 # ---- the combined scan ------------------------------------------------------------------------------------------
@@ -429,6 +435,9 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: list[str] = []
+        #: recent long texts and their redaction: a conversation's system prompt and history go out on every
+        #: call, and each would be scanned again
+        self._recent = lru_cache(maxsize=MEMO_ENTRIES)(self.redact)
         for secret in secrets:
             self.add_secret(secret)
 
@@ -438,6 +447,7 @@ class Redactor:
         if len(secret) >= MIN_SECRET_CHARS and secret not in self._secrets:
             self._secrets.append(secret)
             self._secrets.sort(key=len, reverse=True)  # a secret inside another one must not split it
+            self._recent.cache_clear()
 
     def redact(self, text: str) -> tuple[str, int]:
         """``text`` with every credential replaced by ``[redacted: <kind>]``, and how many were replaced.
@@ -464,7 +474,7 @@ class Redactor:
         Other leaves are kept as they are; base64 data URLs (images in chat messages) pass untouched.
         """
         if isinstance(value, str):
-            return self.redact(value)
+            return self._recent(value) if MEMO_MIN_CHARS <= len(value) <= MEMO_MAX_CHARS else self.redact(value)
         if isinstance(value, dict):
             total, result = 0, {}
             for key, item in value.items():

@@ -577,3 +577,20 @@ def test_redact_is_a_leaf_module_of_the_standard_library_only():
             assert node.level == 0, "no relative imports"
             imported.add((node.module or "").split(".")[0])
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}
+
+
+def test_remembered_texts_are_redacted_again_when_a_secret_is_added():
+    """``redact_value`` remembers long texts (a conversation's history goes out on every call); a secret added
+    later (a new key) still goes from them, and the remembered result equals a fresh scan."""
+    from o4_magics.redact import Redactor
+
+    secret = "plain-words-that-are-a-secret-1234"
+    history = [{"role": "user", "content": "Context: " + "lorem ipsum " * 30 + secret}]
+    redactor = Redactor()
+    first, found = redactor.redact_value(history)
+    assert secret in first[0]["content"] and found == 0
+    assert redactor.redact_value(history) == (first, 0)  # remembered
+    redactor.add_secret(secret)
+    again, found = redactor.redact_value(history)
+    assert secret not in again[0]["content"] and found == 1
+    assert again[0]["content"] == Redactor([secret]).redact(history[0]["content"])[0]

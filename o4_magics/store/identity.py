@@ -52,8 +52,13 @@ def _from_vscode(shell: Any) -> str:
     return str(found).strip() if found else ""
 
 
+_KERNEL_ID: list[str] = []  # found once: a kernel's connection file does not change while it runs
+
+
 def _from_kernel(shell: Any) -> str:
     """``kernel:<id>`` from ``kernel-<id>.json``; only when ipykernel is already loaded (it is heavy)."""
+    if _KERNEL_ID:
+        return _KERNEL_ID[0]
     if "ipykernel" not in sys.modules:
         return ""
     try:
@@ -63,7 +68,10 @@ def _from_kernel(shell: Any) -> str:
     except Exception:  # no running kernel app, or an ipykernel without this helper
         return ""
     kernel_id = name.removeprefix("kernel-").removesuffix(".json")
-    return f"kernel:{kernel_id}" if kernel_id else ""
+    if not kernel_id:
+        return ""
+    _KERNEL_ID[:] = [f"kernel:{kernel_id}"]
+    return _KERNEL_ID[0]
 
 
 def server_root() -> str | None:
