@@ -232,7 +232,9 @@ class ChatWidget(ChatLayout):
             self.note.value = small(NO_SUBSHELLS_NOTE)
         self._agent_runner: Any = None  # Agent mode's proposed cells (widgets.agent_view), made when first used
         self._main_loop = _main_loop()  # where approved cells run when clicks arrive on a subshell thread
-        self._spare_timer: threading.Timer | None = None
+        self._closing = threading.Event()
+        self._replied = threading.Event()  # set when the reply being streamed has ended (``wait``)
+        self._replied.set()
         self._make_spares()  # the first question's bubbles are ready before it is typed
 
     def _make_spares(self) -> None:
@@ -245,11 +247,10 @@ class ChatWidget(ChatLayout):
             pass
 
     def _spares_later(self) -> None:
-        """After a reply: make the next bubbles once the chat has been idle a moment (off the reply's path)."""
-        timer = threading.Timer(SPARES_AFTER_S, self._make_spares)
-        timer.daemon = True
-        self._spare_timer = timer
-        timer.start()
+        """Make the next bubbles once the chat has been idle a moment (off the reply's path: ``wait`` has
+        returned by then); called on the thread that streamed the reply, after it ended."""
+        if not self._closing.wait(SPARES_AFTER_S):
+            self._make_spares()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         return widget_bundle(self.widget, self.static_html(), self.static_text())
@@ -380,7 +381,7 @@ class ChatWidget(ChatLayout):
         self._sync()
         self.update_static()
         if len(self._spares) < 2 and not self.busy and not self.closed:  # turns from elsewhere took them
-            self._spares_later()
+            threading.Thread(target=self._spares_later, name="o4-chat-spares", daemon=True).start()
 
     # -- sending -----------------------------------------------------------------------------------------
     def send(self, text: str | None = None) -> bool:
@@ -427,6 +428,7 @@ class ChatWidget(ChatLayout):
         self._set_busy(True)
         self._pending_seq = ticket.seq
         self._cancel = threading.Event()
+        self._replied = threading.Event()
         # A worker thread, not the kernel's event loop: the engine blocks (the SDK's stream is synchronous), and
         # an asyncio task would need an async engine and still block the loop between chunks. The thread leaves
         # the kernel free to run cells while the reply streams, Stop only sets an Event the engine checks every
@@ -441,6 +443,7 @@ class ChatWidget(ChatLayout):
         return server_host(self.session.settings)
 
     def _run(self, spec: Any, view: ReplyView, ticket: Any) -> None:
+        replied = self._replied  # this reply's (a next send makes its own once this one is no longer busy)
         try:
             if spec.tools:
                 self._run_agent(spec, view, ticket)
@@ -461,7 +464,8 @@ class ChatWidget(ChatLayout):
                 self._pending_seq = None
                 self.static_dirty = True  # the reply's final text goes into the static copy
             self._set_busy(False)
-            self._spares_later()
+            replied.set()
+        self._spares_later()
 
     @property
     def agent_runner(self) -> Any:
@@ -497,9 +501,7 @@ class ChatWidget(ChatLayout):
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the streaming reply to end; True if it did within ``timeout``."""
-        worker = self._worker
-        if worker is not None:
-            worker.join(timeout)
+        self._replied.wait(timeout)
         return not self.busy
 
     def new_conversation(self) -> None:
@@ -522,8 +524,7 @@ class ChatWidget(ChatLayout):
             return
         self.closed = True
         self.stop()
-        if self._spare_timer is not None:
-            self._spare_timer.cancel()
+        self._closing.set()
         for hook in (getattr(self, "_row_hook", None), getattr(self, "_cell_hook", None)):
             if hook is not None:
                 hook.detach(self)
