@@ -62,6 +62,10 @@ class StreamResult:
         return "".join(self.reasoning_parts)
 
 
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _as_dict(obj: Any) -> dict[str, Any]:
     if obj is None:
         return {}
@@ -166,11 +170,16 @@ class StreamingCall:
                 self.retry_wait += time.monotonic() - started
 
     def _note_meta(self, obj: Any) -> None:
+        """The generation id, model and provider from a chunk (a dict) or a whole completion (the SDK's model)."""
+        if isinstance(obj, dict):
+            found = obj
+        else:
+            found = {**(getattr(obj, "model_extra", None) or {}), "id": getattr(obj, "id", None),
+                     "model": getattr(obj, "model", None)}
         result = self.result
-        result.generation_id = result.generation_id or getattr(obj, "id", None)
-        result.model = result.model or getattr(obj, "model", None)
-        extra = getattr(obj, "model_extra", None) or {}
-        result.provider = result.provider or extra.get("provider")
+        result.generation_id = result.generation_id or _text_or_none(found.get("id"))
+        result.model = result.model or _text_or_none(found.get("model"))
+        result.provider = result.provider or _text_or_none(found.get("provider"))
 
     def _take_reasoning(self, delta: dict[str, Any]) -> None:
         details = delta.get("reasoning_details")
@@ -208,25 +217,31 @@ class StreamingCall:
             stream.close()
             return
         result = self.result
-        for chunk in sdk_chunks(stream):
+        for chunk in sdk_chunks(stream):  # the JSON the server sent, chunk by chunk
             if self._cancelled.is_set():
                 break
+            if not isinstance(chunk, dict):
+                continue
             if result.generation_id is None:
                 self._note_meta(chunk)
-            if chunk.usage is not None:
-                result.usage = _as_dict(chunk.usage)
-            for choice in chunk.choices:
-                delta = choice.delta
-                if delta is not None:
-                    extra = getattr(delta, "model_extra", None) or {}
-                    if extra:
-                        self._take_reasoning(extra)
-                    if delta.tool_calls:
-                        self._take_tool_calls(delta.tool_calls)
-                    if delta.content:
-                        self._take_text(delta.content)
-                if choice.finish_reason:
-                    result.finish_reason = choice.finish_reason
+            usage = chunk.get("usage")
+            if isinstance(usage, dict):
+                result.usage = usage
+            for choice in chunk.get("choices") or ():
+                if not isinstance(choice, dict):
+                    continue
+                delta = choice.get("delta")
+                if isinstance(delta, dict):
+                    if "reasoning" in delta or "reasoning_details" in delta:
+                        self._take_reasoning(delta)
+                    if isinstance(delta.get("tool_calls"), list):
+                        self._take_tool_calls(delta["tool_calls"])
+                    content = delta.get("content")
+                    if content and isinstance(content, str):
+                        self._take_text(content)
+                finish = choice.get("finish_reason")
+                if finish:
+                    result.finish_reason = str(finish)
 
     def _run_whole(self) -> None:
         completion = self._client.chat.completions.create(**self._kwargs)
