@@ -52,15 +52,16 @@ def _from_vscode(shell: Any) -> str:
     return str(found).strip() if found else ""
 
 
-_KERNEL_ID: list[str] = []  # found once: a kernel's connection file does not change while it runs
+_KERNEL_ID: list[Any] = []  # (ipykernel module, its kernel's id): a running kernel's connection file is fixed
 
 
 def _from_kernel(shell: Any) -> str:
     """``kernel:<id>`` from ``kernel-<id>.json``; only when ipykernel is already loaded (it is heavy)."""
-    if _KERNEL_ID:
-        return _KERNEL_ID[0]
-    if "ipykernel" not in sys.modules:
+    module = sys.modules.get("ipykernel")
+    if module is None:
         return ""
+    if _KERNEL_ID and _KERNEL_ID[0] is module:
+        return _KERNEL_ID[1]
     try:
         from ipykernel import get_connection_file
 
@@ -70,8 +71,8 @@ def _from_kernel(shell: Any) -> str:
     kernel_id = name.removeprefix("kernel-").removesuffix(".json")
     if not kernel_id:
         return ""
-    _KERNEL_ID[:] = [f"kernel:{kernel_id}"]
-    return _KERNEL_ID[0]
+    _KERNEL_ID[:] = [module, f"kernel:{kernel_id}"]
+    return _KERNEL_ID[1]
 
 
 def server_root() -> str | None:
