@@ -251,19 +251,11 @@ def _client(session: Any) -> None:
 
 
 def _sdk_parsing() -> None:
-    """The SDK's chunk and completion types, built once (openai defers building its pydantic models)."""
-    from openai.types.chat import ChatCompletion, ChatCompletionChunk
-
-    chunk = {
-        "id": "gen-warm-up",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": "openai/o4-mini",
-        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}, "finish_reason": None}],
-    }
+    """The SDK's completion type, built once (openai defers building its pydantic models): a reply asked for
+    without streaming is read through it. Streamed chunks are read as plain JSON (``call.client.sdk_chunks``)."""
     from openai._models import construct_type
+    from openai.types.chat import ChatCompletion
 
-    construct_type(type_=ChatCompletionChunk, value=chunk)
     completion = {
         "id": "gen-warm-up",
         "object": "chat.completion",
