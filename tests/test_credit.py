@@ -97,9 +97,11 @@ def test_fetched_at_most_once_a_minute_per_key_and_endpoint(shell, magics, o4_em
     magics.session.set_api_key(TEST_KEY.replace("LEAK", "ANOT"))  # another key: its own figures
     shell.run("%o4 hi again")
     assert key_fetches(o4_emulator) == 2
-    monkeypatch.setattr(credit, "FRESH_S", 0.0)  # a minute later
+    monkeypatch.setattr(credit, "FRESH_S", 0.0)  # a minute later: the call goes out with the figures it has,
+    requests = len(o4_emulator.chat_requests)
     shell.run("%o4 and again")
-    assert key_fetches(o4_emulator) == 3
+    assert len(o4_emulator.chat_requests) == requests + 1
+    wait_for(lambda: key_fetches(o4_emulator) == 3)  # and they are fetched again in the background
 
 
 def test_with_a_limit_the_figures_are_fetched_again_after_calls(shell, magics, o4_emulator):
@@ -142,6 +144,25 @@ def test_a_broken_key_endpoint_never_fails_or_holds_up_a_call(
     shell.run("%o4 hi again")
     assert key_fetches(o4_emulator) == 1  # a failure is not retried before the minute is up
     assert len(o4_emulator.chat_requests) == 2
+
+
+def test_once_the_key_was_looked_at_a_call_never_waits_for_key(shell, magics, o4_emulator, monkeypatch):
+    """Stale figures (a minute old) are brought forward and used while /key answers in the background: a slow
+    /key holds up no call after the first."""
+    o4_emulator.key_limit = 1.0
+    assert shell.run("%o4 hi")[0].success
+    assert key_fetches(o4_emulator) == 1
+
+    def slow(handler, request):
+        time.sleep(1.5)
+        handler.send_json(request, 200, {"data": {"usage": 0.5, "limit": 1.0, "limit_remaining": 0.5}})
+
+    monkeypatch.setitem(routes.ROUTES, KEY_ROUTE, slow)
+    monkeypatch.setattr(credit, "FRESH_S", 0.0)
+    started = time.monotonic()
+    assert shell.run("%o4 hi again")[0].success
+    assert time.monotonic() - started < 1.0
+    wait_for(lambda: credit.credit_for(magics.session).current(wait=False).usage_usd >= 0.5)  # then it arrived
 
 
 def test_the_key_is_never_kept_in_the_tracker(shell, magics, o4_emulator):

@@ -1,5 +1,6 @@
 """The warm-up after ``%load_ext``: a background thread imports and builds what the first call needs (openai
-and its client, the redactor, the ledger; the front adds the markdown renderer) while the kernel is idle,
+and its client, the key's credit, the redactor, the ledger; the front adds the markdown renderer) while the
+kernel is idle,
 pausing between any two modules it imports as soon as a cell runs, so the first ``%%o4`` costs about what the
 next ones do.
 """
@@ -279,6 +280,7 @@ def _call_path() -> None:
         "o4_magics.call.replay",
         "o4_magics.accounting.usage",
         "o4_magics.accounting.budget",
+        "o4_magics.accounting.credit",
         "o4_magics.accounting.prices",
         "o4_magics.accounting.catalog",
         "o4_magics.store.identity",
@@ -299,6 +301,14 @@ def _redactor(session: Any) -> None:
     session.redactor.redact_value([{"role": "user", "content": SAMPLE_REPLY}])
 
 
+def _key_credit(session: Any) -> None:
+    """What the key has left (``GET /key``, once): the first call checks its worst case against it."""
+    if session.api_key():
+        from ..accounting.credit import credit_for
+
+        credit_for(session).current()
+
+
 def _ledger(session: Any) -> None:
     """This machine's SQLite ledger, opened (a team ledger on PostgreSQL would need the network: left alone)."""
     if session.settings.resolved_ledger_url():
@@ -311,6 +321,7 @@ def warm_up_steps(session: Any) -> list[tuple[str, Callable[[], Any]]]:
     adds its own steps (the markdown renderer, its modules)."""
     return [
         ("openai", lambda: _client(session)),
+        ("key credit", lambda: _key_credit(session)),
         ("sdk types", _sdk_parsing),
         ("call path", _call_path),
         ("tokens", _tokens),
