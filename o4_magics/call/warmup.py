@@ -252,10 +252,27 @@ def _client(session: Any) -> None:
 
 
 def _sdk_parsing() -> None:
-    """The SDK's completion type, built once (openai defers building its pydantic models): a reply asked for
-    without streaming is read through it. Streamed chunks are read as plain JSON (``call.client.sdk_chunks``)."""
+    """The SDK's request checks and completion type, built once (openai defers building its pydantic models
+    and the type hints its request transform reads): the first request goes through the transform, and a reply
+    asked for without streaming is read through the type. Streamed chunks are read as plain JSON
+    (``call.client.sdk_chunks``)."""
     from openai._models import construct_type
     from openai.types.chat import ChatCompletion
+
+    try:  # the SDK's own helper (private, so an SDK without it just skips this)
+        from openai._utils import maybe_transform
+        from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
+
+        sample = {
+            "model": "openai/o4-mini",
+            "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": 1,
+        }
+        maybe_transform(sample, CompletionCreateParamsStreaming)
+    except ImportError:
+        pass
 
     completion = {
         "id": "gen-warm-up",
