@@ -77,7 +77,7 @@ class WidgetSink:
     Each part is a new widget (its state, about 700 bytes, on top of its text), so a paragraph is cut into
     fewer, longer parts here than in a notebook output (``cut_min_chars``)."""
 
-    cut_min_chars = 240
+    cut_min_chars = 160
 
     def __init__(self, out: Any, box: Any = None) -> None:
         self.out = out

@@ -32,7 +32,7 @@ BLOCK_PROBE = "x"
 BYTES_FACTOR = 1.0
 BYTES_SLACK = 512
 #: Past the byte budget (a huge block that cannot be frozen yet) a redraw waits this long and this much growth.
-SLOW_INTERVAL_S = 0.23
+SLOW_INTERVAL_S = 0.21
 GROWTH_STEP = 0.02
 #: How a reasoning block is dimmed (frontends that drop style attributes still quote it and label it).
 DIMMED = 'style="opacity:0.75"'
