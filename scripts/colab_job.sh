@@ -16,7 +16,8 @@ VENV=.venv-colab
 #: On .venv-colab but not in Colab's list: Colab ships IPython 7.34 without jedi (IPython requires it, pip adds
 #: it), and the test tools.
 UNPINNED="jedi pytest-timeout hypothesis sortedcontainers"
-#: The Colab subset of tests/: magics, context, usage, chat, ask() and the notebooks, plus tests/colab/.
+#: The Colab subset of tests/: magics, context, usage, chat, ask(), stream shapes (openai 2.x) and the notebooks,
+#: plus tests/colab/.
 COLAB_TESTS=(
   tests/colab
   tests/test_magics_core.py
@@ -29,6 +30,7 @@ COLAB_TESTS=(
   tests/test_chat_widget.py
   tests/test_errors.py
   tests/test_fault_matrix.py
+  tests/test_stream_chunks.py
   tests/test_secrets.py
   tests/test_concurrency.py
   tests/test_notebooks.py
