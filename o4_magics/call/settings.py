@@ -66,7 +66,11 @@ class O4Settings(Configurable):
     show_reasoning = Bool(True, help="Show o4-mini's reasoning summary while it thinks, then collapsed.").tag(
         config=True
     )
-    warm_up = Bool(True, help="Prepare the HTTP client in the background after %load_ext.").tag(config=True)
+    warm_up = Bool(
+        True,
+        help="Prepare the HTTP client in the background after %load_ext (in a kernel or terminal IPython; with a "
+        "key set, this also asks the endpoint's /key once for the key's credit).",
+    ).tag(config=True)
     agent_max_steps = Int(
         8, help="Model calls per question at most when the model may use tools (--tools, the chat's Agent mode)."
     ).tag(config=True)
