@@ -98,8 +98,12 @@ class WidgetSink:
     def freeze(self, bundle: dict[str, str]) -> None:
         if self.box is None:  # no box to grow: the live output keeps everything
             return
-        frozen = type(self.out)(layout=self.out.layout)  # the same kind of body as the live one
-        frozen.outputs = self._outputs(bundle)
+        kind = type(self.out)  # the same kind of body as the live one
+        if "outputs" in kind.class_traits():  # an Output: its text goes in its opening state (one message)
+            frozen = kind(layout=self.out.layout, outputs=self._outputs(bundle))
+        else:
+            frozen = kind(layout=self.out.layout)
+            frozen.outputs = self._outputs(bundle)
         self._frozen.append(frozen)
         if len(self._frozen) <= FROZEN_GROUP:  # the first parts go in the message itself
             self._insert(frozen)
