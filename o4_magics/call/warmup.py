@@ -1,8 +1,7 @@
 """The warm-up after ``%load_ext``: a background thread imports and builds what the first call needs (openai
 and its client, the key's credit, the redactor, the ledger; the front adds the markdown renderer) while the
-kernel is idle,
-pausing between any two modules it imports as soon as a cell runs, so the first ``%%o4`` costs about what the
-next ones do.
+kernel is idle, pausing between any two modules it imports as soon as a cell runs, so the first ``%%o4`` costs
+about what the next ones do.
 """
 
 from __future__ import annotations
