@@ -117,21 +117,18 @@ class CreditTracker:
         except Exception:  # a ledger that cannot be read: the figures as fetched
             return 0.0
 
-    def fetched(self) -> bool:
-        """Whether the current key's figures were asked for before (a stale answer can be brought forward and
-        refreshed in the background, rather than waited for)."""
-        found = self._where()
-        return found is not None and self._entry(found[0]).checked_at > 0
-
-    def current(self, max_age: float | None = None, wait: bool = True) -> KeyCredit | None:
+    def current(self, max_age: float | None = None, wait: bool | None = True) -> KeyCredit | None:
         """The key's credit: the figures fetched within ``max_age`` seconds (``FRESH_S``), else fetched now (at most
-        ``FETCH_TIMEOUT_S``; ``wait=False`` fetches in the background instead), else the last known; None when
-        unknown (no key, no ``/key`` on this server, a failed fetch)."""
+        ``FETCH_TIMEOUT_S``; ``wait=False`` fetches in the background instead, ``wait=None`` waits only for a key
+        never looked at), else the last known; None when unknown (no key, no ``/key`` on this server, a failed
+        fetch)."""
         found = self._where()
         if found is None:
             return None
         where, key = found
         entry = self._entry(where)
+        if wait is None:
+            wait = entry.checked_at == 0
         fetched = False
         max_age = FRESH_S if max_age is None else max_age
         if time.monotonic() - entry.checked_at >= max_age and not entry.fetching:
@@ -217,8 +214,7 @@ def check_key_credit(session: Any, model: str, prompt_tokens: int, max_tokens: i
     Only a key never looked at is looked at before the call (at most ``FETCH_TIMEOUT_S``; in a kernel the
     warm-up has done it); older figures, brought forward by what this notebook spent since, are used while
     fresh ones are fetched in the background, so a call never waits a round trip to ``/key`` for them."""
-    tracker = credit_for(session)
-    credit = tracker.current(wait=not tracker.fetched())
+    credit = credit_for(session).current(wait=None)
     if credit is None or credit.remaining_usd is None or credit.limit_usd is None:
         return
     from .budget import worst_case
