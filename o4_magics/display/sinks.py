@@ -10,6 +10,18 @@ from typing import Any, Protocol
 FROZEN_GROUP = 10
 
 
+def body_showing(kind: Any, layout: Any, outputs: tuple[dict[str, Any], ...]) -> Any:
+    """A new message body of widget class ``kind`` showing ``outputs``: an ``Output`` opens with them in its state
+    (one comm message, not an empty widget and then an update); a body whose ``outputs`` is not a trait
+    (ipywidgets 7's ``HTMLOutput``, which draws them as HTML) gets them after."""
+    if "outputs" in kind.class_traits():
+        return kind(layout=layout, outputs=outputs)
+    body = kind(layout=layout)
+    if outputs:
+        body.outputs = outputs
+    return body
+
+
 class Sink(Protocol):
     """Where a view draws: ``show`` replaces the live part, ``freeze`` keeps a finished part above it for good,
     ``finish`` shows one bundle as the whole output (frozen parts folded back in)."""
@@ -98,12 +110,7 @@ class WidgetSink:
     def freeze(self, bundle: dict[str, str]) -> None:
         if self.box is None:  # no box to grow: the live output keeps everything
             return
-        kind = type(self.out)  # the same kind of body as the live one
-        if "outputs" in kind.class_traits():  # an Output: its text goes in its opening state (one message)
-            frozen = kind(layout=self.out.layout, outputs=self._outputs(bundle))
-        else:
-            frozen = kind(layout=self.out.layout)
-            frozen.outputs = self._outputs(bundle)
+        frozen = body_showing(type(self.out), self.out.layout, self._outputs(bundle))  # a body like the live one
         self._frozen.append(frozen)
         if len(self._frozen) <= FROZEN_GROUP:  # the first parts go in the message itself
             self._insert(frozen)

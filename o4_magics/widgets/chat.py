@@ -201,7 +201,6 @@ class ChatWidget(ChatLayout):
         self.last_error = ""
         self.last_view: ReplyView | None = None
         self._cancel = threading.Event()
-        self._worker: threading.Thread | None = None
         self._pending_seq: int | None = None  # the send order of the message being answered
         self._known: list[Turn] = []  # the thread's turns already in the transcript
         self._seen_version = -1
@@ -433,8 +432,7 @@ class ChatWidget(ChatLayout):
         # an asyncio task would need an async engine and still block the loop between chunks. The thread leaves
         # the kernel free to run cells while the reply streams, Stop only sets an Event the engine checks every
         # 0.1 s, and widget updates are comm messages, which ipykernel may send from any thread.
-        self._worker = threading.Thread(target=self._run, args=(spec, view, ticket), name="o4-chat", daemon=True)
-        self._worker.start()
+        threading.Thread(target=self._run, args=(spec, view, ticket), name="o4-chat", daemon=True).start()
         return True
 
     def _host(self) -> str:

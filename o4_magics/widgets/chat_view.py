@@ -16,6 +16,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..display.render import escape_money
+from ..display.sinks import body_showing
 from .static import preformatted
 
 #: The transcript keeps this many messages; older ones are dropped (the thread itself is bounded too).
@@ -121,12 +122,7 @@ def bubble(
         layout=looks["header"],
         style=looks["header style"],
     )
-    if WIDGETS_7:
-        body = HTMLOutput(layout=looks["body"])
-        if outputs:
-            body.outputs = outputs
-    else:
-        body = w.Output(layout=looks["body"], outputs=tuple(outputs))
+    body = body_showing(HTMLOutput if WIDGETS_7 else w.Output, looks["body"], tuple(outputs))
     box = w.VBox([header, body], layout=looks[kind], _dom_classes=(f"o4-chat-{kind}",))
     return box, body
 
