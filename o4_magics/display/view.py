@@ -154,11 +154,9 @@ class ReplyView:
         parsed = tail + BLOCK_PROBE if tail.endswith("\n\n") else tail  # the text whose blocks are judged
         if self.mode == "text":
             settled = tail.rfind("\n") + 1
-        elif parsed is not tail:  # a blank line ends it: what comes before is settled if a block may start here
+        else:  # after a blank line, what comes before is settled if a block may start there (the probe)
             settled = settled_prefix_length(parsed)
-        else:
-            settled = settled_prefix_length(tail)
-            if settled < FREEZE_MIN_CHARS:
+            if parsed is tail and settled < FREEZE_MIN_CHARS:
                 settled = sentence_cut(tail, cut_min)
                 cut = settled > 0
         if settled < (cut_min if cut else FREEZE_MIN_CHARS):
