@@ -24,7 +24,8 @@ from _kernel import Kernel, bench_env, median_ms, precompile, spread_ms  # noqa:
 
 PROMPT = "Explain the method, with code"
 SETUP = """
-    import json, time, openai, o4_magics
+    import time, openai, o4_magics
+    from o4_magics.call.client import sdk_chunks
     from o4_magics.call.settings import DEFAULT_SYSTEM_PROMPT
     from o4_magics.widgets.chat import ChatWidget
     magics = next(c for c in get_ipython().configurables if type(c).__name__ == "O4Magics")
@@ -43,23 +44,18 @@ SETUP = """
                     parts.append(choice.delta.content)
         return "".join(parts)
 
-    def raw_events(prompt):  # the same request, read as o4-magics reads a stream (call.client.sdk_chunks)
+    def raw_events(prompt):  # the same request, read by o4-magics' own chunk reader (call.client.sdk_chunks)
         stream = raw_client.chat.completions.create(
             model="openai/o4-mini", stream=True, stream_options={{"include_usage": True}},
             messages=[{{"role": "system", "content": DEFAULT_SYSTEM_PROMPT}}, {{"role": "user", "content": prompt}}],
             extra_body={{"reasoning": {{"effort": "medium", "summary": "auto"}}, "usage": {{"include": True}}}},
         )
         parts = []
-        try:
-            for event in stream._iter_events():
-                if event.data.startswith("[DONE]"):
-                    break
-                for choice in json.loads(event.data).get("choices") or ():
-                    content = (choice.get("delta") or {{}}).get("content")
-                    if content:
-                        parts.append(content)
-        finally:
-            stream.response.close()
+        for chunk in sdk_chunks(stream):
+            for choice in chunk.get("choices") or ():
+                content = (choice.get("delta") or {{}}).get("content")
+                if content:
+                    parts.append(content)
         return "".join(parts)
 """
 #: What each front's cell runs (the same prompt; each starts a fresh conversation, as the raw call has none).
